@@ -14,8 +14,12 @@
  *   drop K       drop the K-th (from 1) data segment the client of the
  *                first flow sent; prints
  *                "dropped dir=client off=O len=L", O relative to ISN+1
+ *                (drop and midstream also print "first flow client
+ *                port=P")
  *   nohandshake  remove SYN, SYN-ACK and the handshake's third ACK
- *   midstream P  drop the first P packets
+ *   midstream P  drop the first P packets; prints, for the first
+ *                flow, "first dir=client off=O" (and server): the
+ *                stream offset of the first payload byte left, or none
  *   vlan, qinq   insert one 802.1Q tag, or an 802.1ad + 802.1Q pair
  *   sll, sll2    rewrite Ethernet as Linux cooked capture v1 / v2
  *   frag N       split every IPv4 packet into fragments carrying N
@@ -418,10 +422,13 @@ op_drop(const struct plist *in, struct plist *out, size_t k)
 	for (size_t i = 0; i < in->n; i++) {
 		struct view v = view_of(&in->p[i]);
 
-		if (!done && is_data(&v) && same_flow(&c, &v) == 0 &&
-		    ++seen == k) {
+		if (!done && is_data(&v) && same_flow(&c, &v) == 0)
+			seen++;
+		if (!done && seen == k && is_data(&v) &&
+		    same_flow(&c, &v) == 0) {
 			printf("dropped dir=client off=%" PRIu32 " len=%zu\n",
 			    v.seq - (isn + 1), v.paylen);
+			printf("first flow client port=%u\n", c.sport);
 			done = 1;
 			continue;
 		}
@@ -457,6 +464,46 @@ op_nohandshake(const struct plist *in, struct plist *out)
 		}
 		plist_add(out, &in->p[i].h, in->p[i].d);
 	}
+}
+
+/*
+ * Drop the first p packets.  For the first flow, print where each
+ * direction's first remaining payload byte sits in the original stream
+ * (offset from ISN+1), or "none": the test expects the reassembler to
+ * pick each stream up exactly there.
+ */
+static void
+op_midstream(const struct plist *in, struct plist *out, size_t p)
+{
+	uint32_t isn[2] = { 0, 0 };
+	int have_isn, have[2] = { 0, 0 }, first[2] = { 0, 0 };
+	struct view c = first_client(in, &isn[0], &have_isn);
+
+	if (!c.ok || !have_isn)
+		die("midstream: the first flow has no SYN");
+	printf("first flow client port=%u\n", c.sport);
+	for (size_t i = 0; i < in->n; i++) {
+		struct view v = view_of(&in->p[i]);
+		int rel = same_flow(&c, &v);
+
+		if (rel >= 0 && (v.flags & TH_SYN) && !have[rel]) {
+			isn[rel] = v.seq;
+			have[rel] = 1;
+		}
+		if (rel >= 0 && i >= p && is_data(&v) && have[rel] &&
+		    !first[rel]) {
+			printf("first dir=%s off=%" PRIu32 "\n",
+			    rel == 0 ? "client" : "server",
+			    v.seq - (isn[rel] + 1));
+			first[rel] = 1;
+		}
+		if (i >= p)
+			plist_add(out, &in->p[i].h, in->p[i].d);
+	}
+	for (int d = 0; d < 2; d++)
+		if (!first[d])
+			printf("first dir=%s off=none\n",
+			    d == 0 ? "client" : "server");
 }
 
 /* Insert tags after the MAC addresses: 802.1Q alone, or 802.1ad outer
@@ -684,6 +731,8 @@ run(const char *op, int argc, char **argv, struct plist *in,
 		op_drop(in, out, num_arg(argc, argv, 1));
 	else if (strcmp(op, "nohandshake") == 0)
 		op_nohandshake(in, out);
+	else if (strcmp(op, "midstream") == 0)
+		op_midstream(in, out, num_arg(argc, argv, 0));
 	else if (strcmp(op, "vlan") == 0 || strcmp(op, "qinq") == 0)
 		op_vlan(in, out, op[0] == 'q');
 	else if (strcmp(op, "sll") == 0 || strcmp(op, "sll2") == 0) {
@@ -718,12 +767,6 @@ main(int argc, char **argv)
 	if (strcmp(op, "reorder") == 0) {
 		op_reorder(&in);
 		out = in;
-	} else if (strcmp(op, "midstream") == 0) {
-		size_t p = num_arg(argc, argv, 0);
-
-		for (size_t i = p < in.n ? p : in.n; i < in.n; i++)
-			plist_add(&out, &in.p[i].h, in.p[i].d);
-		plist_free(&in);
 	} else if (strcmp(op, "snap") == 0) {
 		op_snap(&in, num_arg(argc, argv, 1));
 		out = in;
