@@ -3,7 +3,11 @@
  * using only the library's capture and reassembly API.  The capture
  * tests compare these files with the bytes the recording client logged.
  *
- *   sp_streams [-f BPF] CAPTURE OUTDIR
+ *   sp_streams [-f BPF] [-p PORT]... CAPTURE OUTDIR
+ *
+ * -p names a server port (up to 8), for flows picked up mid-stream
+ * whose roles the payload cannot tell; it replaces the library's
+ * default list (25, 465, 587, 2525).
  *
  * For every flow, OUTDIR/<id>-<client>.<port>-<server>.<port>.c2s and
  * .s2c hold the client's and the server's stream; bytes declared
@@ -31,6 +35,8 @@
 
 /* Gaps listed per flow line; more are counted, not listed. */
 #define MAX_LISTED_GAPS	32
+/* Server ports given with -p. */
+#define MAX_PORTS	8
 
 struct gap {
 	enum sp_dir	dir;
@@ -212,8 +218,22 @@ pump(sp_capture *cap, sp_tcp_reasm *r)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: sp_streams [-f BPF] CAPTURE OUTDIR\n");
+	fprintf(stderr, "usage: sp_streams [-f BPF] [-p PORT]... CAPTURE "
+	    "OUTDIR\n");
 	exit(2);
+}
+
+static uint16_t
+port_arg(const char *s)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v == 0 || v > 65535)
+		usage();
+	return (uint16_t)v;
 }
 
 int
@@ -232,12 +252,17 @@ main(int argc, char **argv)
 	sp_capture *cap;
 	sp_tcp_reasm *r;
 	sp_err e;
+	uint16_t ports[MAX_PORTS];
+	size_t nports = 0;
 	int opt, status;
 
-	while ((opt = getopt(argc, argv, "f:")) != -1) {
-		if (opt != 'f')
+	while ((opt = getopt(argc, argv, "f:p:")) != -1) {
+		if (opt == 'f')
+			filter = optarg;
+		else if (opt == 'p' && nports < MAX_PORTS)
+			ports[nports++] = port_arg(optarg);
+		else
 			usage();
-		filter = optarg;
 	}
 	if (argc - optind != 2)
 		usage();
@@ -254,6 +279,8 @@ main(int argc, char **argv)
 		sp_capture_free(cap);
 		return 2;
 	}
+	if (nports > 0)
+		(void)sp_tcp_reasm_set_server_ports(r, ports, nports);
 	/* On a read error, still end every flow so what was read before
 	 * the error is written out. */
 	status = pump(cap, r);
