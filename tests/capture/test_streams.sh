@@ -12,6 +12,11 @@
 #       printed; the client stream equals the original without bytes
 #       [O, O+L) (sp_streams leaves gap bytes out); the server stream
 #       equals the original;
+#   snap 96 (every frame cut to 96 bytes: most payload is lost)
+#       the gaps reported for each direction, taken out of the
+#       original, give exactly the stream written (so every byte
+#       delivered sits at its right offset), and gap bytes plus written
+#       bytes add up to the original's length;
 #   midstream P (P = 3, 6, 10; single-session captures)
 #       pcapmangle prints, for the first flow and each direction, the
 #       stream offset F (from ISN+1) of the first payload byte left in
@@ -191,6 +196,61 @@ check_drop() {
 	ok "$case drop $k: one gap at off=$off len=$len, bytes around it equal"
 }
 
+# gaps_match ORIG OUT DIR FLOWLINE: OUT is ORIG without the gaps that
+# FLOWLINE lists for direction DIR (client|server).
+gaps_match() {
+	"$py" - "$@" <<'EOF'
+import re, sys
+orig = open(sys.argv[1], "rb").read()
+out = open(sys.argv[2], "rb").read()
+line = sys.argv[4]
+if "gaps_not_listed" in line:
+    sys.exit("too many gaps to check")
+gaps = [(int(o), int(n)) for o, n in
+        re.findall(r"gap dir=%s off=(\d+) len=(\d+)" % sys.argv[3], line)]
+exp, pos = bytearray(), 0
+for o, n in sorted(gaps):
+    if o < pos:
+        sys.exit("gaps overlap or go back")
+    exp += orig[pos:o]
+    pos = o + n
+exp += orig[pos:]
+if pos > len(orig):
+    sys.exit("a gap runs past the end of the original")
+if bytes(exp) != out:
+    sys.exit("written bytes are not the original without the gaps")
+print(len(gaps))
+EOF
+}
+
+check_snap() {
+	local case=$1 v=$tmp/$1.snap.pcap dir=$tmp/$1.snap port c2s s2c
+	local line f ext orig d ngaps total=0 good=1
+	"$mangle" snap "$caps/$case.pcap" "$v" 96 || { bad "$case snap: pcapmangle failed"; return; }
+	if ! run_streams "$v" "$dir"; then
+		bad "$case snap 96: sp_streams failed: $(head -1 "$dir.err")"
+		return
+	fi
+	while read -r port c2s s2c; do
+		line=$(grep -E "^flow [0-9]+ \[?[0-9a-f.:]+\]?:$port > " "$dir.out")
+		for d in client server; do
+			[ $d = client ] && ext=c2s orig=$caps/$c2s || ext=s2c orig=$caps/$s2c
+			f=$(flow_file "$dir" "$port" $ext) || f=/nonexistent
+			if ! ngaps=$(gaps_match "$orig" "$f" $d "$line" 2>&1); then
+				bad "$case snap 96: $d: $ngaps"
+				good=0
+			else
+				total=$((total + ngaps))
+			fi
+		done
+	done < <(sessions "$caps/$case.json")
+	if [ $good = 1 ] && [ $total = 0 ]; then
+		bad "$case snap 96: no gap reported although payload was cut"
+	elif [ $good = 1 ]; then
+		ok "$case snap 96: $total gaps; the original without them is what was written"
+	fi
+}
+
 check_midstream() {
 	local case=$1 p=$2 v=$tmp/$1.mid$2.pcap dir=$tmp/$1.mid$2
 	local out port c2s s2c d first f orig good=1
@@ -302,6 +362,7 @@ for pcap in "$caps"/*.pcap; do
 	else
 		bad "$case: editcap -F pcapng failed"
 	fi
+	check_snap "$case"
 	check_drop "$case" 2
 	check_drop "$case" 3
 	if [ "$(sessions "$caps/$case.json" | wc -l)" = 1 ]; then
