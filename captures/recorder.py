@@ -22,6 +22,7 @@ import base64
 import email
 import email.policy
 import hashlib
+import hmac
 import json
 import logging
 import os
@@ -39,6 +40,7 @@ import time
 TIMEOUT = 10.0          # seconds for any single network wait
 USER = "tester@example.test"
 PASSWORD = "s3cret-PASS"
+CRAM_CHALLENGE = b"<1896.697170952@aiosmtpd.test>"
 DATE = "Mon, 02 Mar 2026 10:00:00 +0000"
 
 
@@ -629,6 +631,51 @@ def case_auth_login(srv):
     return [s]
 
 
+def case_auth_cram_md5(srv):
+    s = Session(srv["host"], srv["port"], srv["family"])
+    s.expect(220)
+    s.ehlo()
+    r = s.cmd("AUTH CRAM-MD5", 334)
+    chal = base64.b64decode(r["lines"][0][4:])
+    digest = hmac.new(PASSWORD.encode(), chal, "md5").hexdigest()
+    s.cmd(base64.b64encode(("%s %s" % (USER, digest)).encode()).decode(),
+          235)
+    s.transaction(USER, ["bob@example.test"],
+                  msg_plain(b"after AUTH CRAM-MD5"))
+    s.cmd("QUIT", 221)
+    s.close()
+    return [s]
+
+
+def case_smuggling_postfix(srv):
+    """The same payloads against Postfix 3.7 with its defaults, which
+    takes a bare LF as a line end (smtpd_forbid_bare_newline = no): the
+    server ends DATA early and runs the smuggled commands.  The client
+    reads whatever replies come; the JSON keeps them all."""
+    s = Session(srv["host"], srv["port"], srv["family"])
+    s.expect(220)
+    s.ehlo()
+    for sep in (b"\n.\n", b"\r\n.\n", b"\n.\r\n"):
+        frm, rcpts = "alice@example.test", ["bob@example.test"]
+        s.cmd("MAIL FROM:<%s>" % frm, 250)
+        s.cmd("RCPT TO:<%s>" % rcpts[0], 250)
+        s.cmd("DATA", 354)
+        msg = msg_smuggle(sep)
+        wire = dot_stuff(msg)
+        s.send(wire, "data")
+        replies = s.drain_unsolicited(1.0)
+        s.events.append({"note": "%d replies after the message: %s" % (
+            len(replies), " ".join(str(r["code"]) for r in replies))})
+        s.record(frm, rcpts, "DATA", msg, dot_unstuff(wire),
+                 replies[-1] if replies else {"code": 0},
+                 note="RFC 5321 view (CRLF.CRLF ends DATA); this server "
+                 "ended DATA at the bare-LF dot and answered %d times" %
+                 len(replies))
+    s.cmd("QUIT", 221)
+    s.close()
+    return [s]
+
+
 def case_smuggling(srv):
     """SMTP smuggling: bare-LF end-of-data look-alikes followed by a
     smuggled transaction.  The server ends DATA only on CRLF.CRLF, so
@@ -717,6 +764,10 @@ CASES = {
                    "AUTH PLAIN without TLS, password s3cret-PASS"),
     "auth_login": (case_auth_login, "aiosmtpd",
                    "AUTH LOGIN without TLS, password s3cret-PASS"),
+    "auth_cram_md5": (case_auth_cram_md5, "aiosmtpd",
+                      "AUTH CRAM-MD5 (RFC 2195) without TLS"),
+    "smuggling_postfix": (case_smuggling_postfix, "postfix",
+                          "smuggling payloads against a bare-LF server"),
     "smtputf8": (case_smtputf8, "postfix", "RFC 6531 UTF-8 addresses"),
     "smuggling": (case_smuggling, "aiosmtpd",
                   "bare-LF end-of-data look-alikes + smuggled MAIL FROM"),
@@ -757,6 +808,19 @@ class AioServer:
                 # commands work; advertise it (RFC 2920) so clients may.
                 session.host_name = hostname
                 return responses[:1] + ["250-PIPELINING"] + responses[1:]
+
+            async def auth_CRAM__MD5(self, server, args):
+                # RFC 2195.  The challenge is fixed so recordings are
+                # reproducible; a real server must never reuse one.
+                resp = await server.challenge_auth(CRAM_CHALLENGE)
+                if not isinstance(resp, bytes) or b" " not in resp:
+                    return AuthResult(success=False)
+                user, digest = resp.rsplit(b" ", 1)
+                want = hmac.new(PASSWORD.encode(), CRAM_CHALLENGE,
+                                "md5").hexdigest().encode()
+                return AuthResult(success=(user == USER.encode() and
+                                           hmac.compare_digest(digest,
+                                                               want)))
 
             async def handle_DATA(self, server, session, envelope):
                 received.append({
