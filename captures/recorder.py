@@ -990,8 +990,11 @@ def wait_listening(host, port, deadline=10.0):
 class Tcpdump:
     def __init__(self, path, port):
         self.proc = subprocess.Popen(
+            # -Z root: keep root's rights, so the file can be written
+            # into any folder root can write (tcpdump otherwise opens it
+            # as user tcpdump).
             ["tcpdump", "-i", "lo", "-n", "-U", "--immediate-mode",
-             "-w", path,
+             "-Z", "root", "-w", path,
              "tcp port %d" % port],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         # tcpdump prints "listening on lo ..." once the filter is set
