@@ -269,6 +269,20 @@ is_data(const struct view *v)
 	return v->ok && v->paylen > 0;
 }
 
+/* RFC 791 header checksum over ihl bytes, the checksum field zeroed. */
+static void
+ip4_checksum(uint8_t *ip, size_t ihl)
+{
+	uint32_t sum = 0;
+
+	put16(ip + 10, 0);
+	for (size_t i = 0; i + 1 < ihl; i += 2)
+		sum += get16(ip + i);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	put16(ip + 10, (uint16_t)~sum);
+}
+
 /* Rewrite the IP length fields after the IP payload became l4len. */
 static void
 set_ip_len(uint8_t *d, const struct view *v, size_t l4len)
@@ -277,17 +291,7 @@ set_ip_len(uint8_t *d, const struct view *v, size_t l4len)
 
 	if (v->ipv == 4) {
 		put16(ip + 2, (uint16_t)(v->l4 - v->l3 + l4len));
-		put16(ip + 10, 0);
-		{
-			uint32_t sum = 0;
-			size_t ihl = v->l4 - v->l3;
-
-			for (size_t i = 0; i < ihl; i += 2)
-				sum += get16(ip + i);
-			while (sum >> 16)
-				sum = (sum & 0xffff) + (sum >> 16);
-			put16(ip + 10, (uint16_t)~sum);
-		}
+		ip4_checksum(ip, v->l4 - v->l3);
 	} else {
 		put16(ip + 4, (uint16_t)l4len);
 	}
