@@ -26,7 +26,7 @@
 
 #include "internal.h"
 
-#define STREAM_BUF_SIZE		(256u * 1024)	/* fewer read(2) calls */
+#define STREAM_BUF_SIZE		(32u * 1024)	/* see below */
 #define DEFAULT_SNAPLEN		262144
 #define DEFAULT_TIMEOUT_MS	100
 #define PCAP_FILE_HDR		24
@@ -154,7 +154,10 @@ open_stdin(sp_capture *c)
 /*
  * Open path (or standard input) as a buffered stream.  The fseeko to
  * 0 lets glibc track the position itself, so the ftello before every
- * record costs no system call.
+ * record costs no system call.  The stream buffer is 32 KiB: 8 times
+ * fewer read(2) calls than stdio's 4 KiB, and still small enough that
+ * the bytes are in cache when libpcap copies them out (256 KiB ran at
+ * half the speed on a 300 MB file).
  */
 static sp_err
 open_stream(sp_capture *c, const char *path, char *msg, size_t msglen)
