@@ -53,7 +53,7 @@ struct sp_capture {
 	char			*iobuf;
 	struct counted_stdin	*cin;
 	uint64_t		 rec_off;	/* start of the record read */
-	uint64_t		 run_off;	/* pcap: 24 + sum(16 + caplen) */
+	uint64_t		 run_off;	/* pcap: 24 + sum(16+caplen) */
 	volatile sig_atomic_t	 brk;
 	sp_err			 sticky;
 	struct sp_capture_stats	 st;
