@@ -16,6 +16,7 @@
  * answers there too (pipes cannot seek), for pcap and pcapng alike.
  */
 #define _GNU_SOURCE		/* fopencookie(3) */
+#define _FILE_OFFSET_BITS 64	/* ftello past 2 GiB on 32-bit systems */
 
 #include <errno.h>
 #include <signal.h>
@@ -468,6 +469,9 @@ on_record(sp_capture *c, const struct pcap_pkthdr *h, const uint8_t *data,
 	    pkt, &fi, &a)) {
 	case SP_DECODE_TCP:
 		c->st.tcp++;
+		/* Not malformed, but worth counting: bytes are missing. */
+		if (pkt->payload_len < pkt->payload_wire_len)
+			c->st.anomalies[SP_ANOM_PKT_SNAPLEN_CUT]++;
 		return (1);
 	case SP_DECODE_FRAGMENT:
 		return (on_fragment(c, &fi, ts, pkt));

@@ -333,6 +333,29 @@ test_bad_caplen(void)
 	pf_free(&pf);
 }
 
+/* A snap length inside the payload: the segment, short, and counted. */
+static void
+test_snaplen(void)
+{
+	struct pfile	pf;
+	struct readout	r;
+	struct frame	ip, f;
+
+	pf_header(&pf, SP_LINK_ETHERNET, 100);
+	ip_packet(&ip, 500, 0);
+	link_frame(&f, SP_LINK_ETHERNET, &ip, 0);
+	pf_record(&pf, f.b, 100, (uint32_t)f.n);
+	tmp_path("snaplen.pcap");
+	pf_write(&pf, pf.n, path);
+	read_capture(path, NULL, &r);
+	CHECK_EQ(r.end, SP_E_EOF, "%s", r.msg);
+	CHECK_EQ(r.npkt, 1u);
+	CHECK_EQ(r.payload_bytes, 100u - 14 - 24 - 36);
+	CHECK_EQ(r.st.malformed, 0u);
+	CHECK_EQ(r.st.anomalies[SP_ANOM_PKT_SNAPLEN_CUT], 1u);
+	pf_free(&pf);
+}
+
 static void
 test_unsupported(void)
 {
@@ -463,6 +486,7 @@ main(void)
 	test_stdin();
 	test_garbage();
 	test_bad_caplen();
+	test_snaplen();
 	test_unsupported();
 	test_filter();
 	test_pcapng();
