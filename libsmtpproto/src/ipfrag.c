@@ -247,18 +247,27 @@ parse_frag(const struct sp_frag_info *fi, struct frag *fr)
 	return (1);
 }
 
-/* Grow d's buffer to hold payload up to end, within ip_frag_bytes. */
+/*
+ * Grow d's buffer to hold payload up to end, within ip_frag_bytes.
+ * It doubles when the cap allows, so in-order fragments do not copy
+ * the datagram once each.
+ */
 static sp_err
 dgram_reserve(sp_ipfrag *f, struct dgram *d, size_t end)
 {
-	size_t	 want = IPV4_MAX_HDR + end, delta;
+	size_t	 want = IPV4_MAX_HDR + end, room, delta;
 	uint8_t	*nb;
 
 	if (want <= d->buf_size)
 		return (SP_E_OK);
-	delta = want - d->buf_size;
-	if (delta > f->max_bytes - f->st.bytes_held)	/* held <= max */
+	room = f->max_bytes - f->st.bytes_held;		/* held <= max */
+	if (want - d->buf_size > room)
 		return (SP_E_LIMIT);
+	if (d->buf_size * 2 > want)
+		want = SP_MIN(d->buf_size * 2, IPV4_MAX_HDR + MAX_PAYLOAD);
+	if (want - d->buf_size > room)
+		want = IPV4_MAX_HDR + end;
+	delta = want - d->buf_size;
 	nb = sp__realloc(f->alloc, d->buf, want);
 	if (nb == NULL)
 		return (SP_E_NOMEM);
