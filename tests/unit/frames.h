@@ -109,6 +109,17 @@ fr_ipv4(struct frame *f, const struct frame *l4, int opts, unsigned frag,
 	fr_bytes(f, l4->b, l4->n);
 }
 
+/* An IPv6 extension header of len bytes (PadN filled), then next. */
+static inline void
+fr_ext(struct frame *f, unsigned next, size_t len)
+{
+	fr_u8(f, next);
+	fr_u8(f, (unsigned)(len / 8 - 1));
+	fr_u8(f, 1);			/* PadN */
+	fr_u8(f, (unsigned)(len - 4));
+	fr_zero(f, len - 4);
+}
+
 /*
  * An IPv6 header around a TCP segment (2001:db8::1 -> 2001:db8::2),
  * with, when exts, hop-by-hop, destination options, routing and AH
@@ -130,18 +141,12 @@ fr_ipv6(struct frame *f, const struct frame *l4, int exts)
 	fr_zero(f, 8);
 	fr_u32(f, 2);
 	if (exts) {
-		/* Hop-by-hop: next 60, length 0, PadN of 4. */
-		fr_u8(f, 60); fr_u8(f, 0); fr_u8(f, 1); fr_u8(f, 4);
-		fr_zero(f, 4);
-		/* Destination options: next 43. */
-		fr_u8(f, 43); fr_u8(f, 0); fr_u8(f, 1); fr_u8(f, 4);
-		fr_zero(f, 4);
-		/* Routing, 24 bytes (length 2): next 51. */
-		fr_u8(f, 51); fr_u8(f, 2); fr_u8(f, 0); fr_u8(f, 0);
-		fr_zero(f, 20);
-		/* AH, 24 bytes ((4 + 2) * 4): next TCP. */
-		fr_u8(f, 6); fr_u8(f, 4); fr_u16(f, 0);
-		fr_zero(f, 20);
+		fr_ext(f, 60, 8);	/* hop-by-hop, then dest. options */
+		fr_ext(f, 43, 8);	/* destination options, then routing */
+		fr_ext(f, 51, 24);	/* routing, then AH */
+		fr_u8(f, 6);		/* AH: (4 + 2) * 4 = 24 bytes */
+		fr_u8(f, 4);
+		fr_zero(f, 22);
 	}
 	fr_bytes(f, l4->b, l4->n);
 }
