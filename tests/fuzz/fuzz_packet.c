@@ -13,6 +13,8 @@
 
 #include "internal.h"
 
+int	LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 static const int linktypes[] = { SP_LINK_ETHERNET, SP_LINK_LINUX_SLL,
     SP_LINK_LINUX_SLL2, SP_LINK_NULL, SP_LINK_LOOP, SP_LINK_RAW,
     SP_LINK_IPV4, SP_LINK_IPV6 };
