@@ -330,6 +330,15 @@ test_bad_caplen(void)
 	    "(after 5 packets): invalid packet capture length 300000", path,
 	    bad);
 	CHECK(strncmp(r.msg, want, strlen(want)) == 0, "got %s", r.msg);
+	/*
+	 * A filter that rejects every record must not hide where the bad
+	 * one starts (libpcap's own filtering would skip records inside
+	 * one pcap_next_ex call).
+	 */
+	read_capture(path, "tcp port 26", &r);
+	CHECK_EQ(r.end, SP_E_FORMAT, "%s", r.msg);
+	CHECK_EQ(r.npkt, 0u);
+	CHECK(strncmp(r.msg, want, strlen(want)) == 0, "got %s", r.msg);
 	pf_free(&pf);
 }
 
