@@ -17,7 +17,6 @@ Only the standard library and aiosmtpd are used, so Debian's
 """
 
 import argparse
-import asyncio
 import base64
 import email
 import email.policy
@@ -34,7 +33,6 @@ import ssl
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 TIMEOUT = 10.0          # seconds for any single network wait
