@@ -199,6 +199,8 @@ test_dropped_segment(void)
 	CHECK_STREQ(ev_text(&l), "data #1 C 0+10 \"AAAAAAAAAA\"\n",
 	    "still within the grace");
 	FEED(r, tseg(&e, S, "A", SSEQ(0), CSEQ(40), NULL, MS(9)));
+	CHECK(strstr(ev_text(&l), "gap #1 C 10+10\n") != NULL,
+	    "the third packet after the ACK ends the grace: %s", ev_text(&l));
 	FEED(r, tseg(&e, C, "PA", CSEQ(40), SSEQ(0), "EEEEE", MS(10)));
 	CHECK_STREQ(ev_text(&l),
 	    "data #1 C 0+10 \"AAAAAAAAAA\"\n"
