@@ -408,6 +408,30 @@ clip_to_stream(sp_tcp_reasm *r, struct tcp_flow *f, enum sp_dir d,
 	    SP_MAX((uint64_t)*off, h->fin_off), NULL));
 }
 
+/*
+ * An "any" capture sees a segment once per interface it crosses (a
+ * bridge and its port, a VLAN device and its parent), microseconds
+ * apart.  Such an echo repeats bytes but nothing was retransmitted, so
+ * it is counted as repeated bytes without raising an anomaly.  A real
+ * retransmission waits for a timeout or duplicate ACKs (RFC 6298,
+ * RFC 5681), far longer than ECHO_WINDOW.
+ */
+#define ECHO_WINDOW	(SP_TS_PER_SEC / 10000)		/* 100 us */
+
+static int
+is_echo(struct tcp_half *h, const struct sp_packet *pkt, size_t wire)
+{
+	sp_ts	dt = pkt->ts >= h->last_ts ? pkt->ts - h->last_ts :
+		    h->last_ts - pkt->ts;
+	int	echo = h->last_len != 0 && h->last_seq == pkt->seq &&
+		    h->last_len == wire && dt < ECHO_WINDOW;
+
+	h->last_ts = pkt->ts;
+	h->last_seq = pkt->seq;
+	h->last_len = wire;
+	return (echo);
+}
+
 static sp_err
 payload_step(sp_tcp_reasm *r, struct tcp_flow *f, enum sp_dir d,
     const struct sp_packet *pkt)
@@ -421,6 +445,11 @@ payload_step(sp_tcp_reasm *r, struct tcp_flow *f, enum sp_dir d,
 
 	if (wire == 0)
 		return (SP_E_OK);
+	if (is_echo(h, pkt, wire)) {
+		f->pub.dir[d].dup_bytes += wire;
+		r->st.dup_bytes += wire;
+		return (SP_E_OK);
+	}
 	if (!h->started)
 		half_start(h, seq);	/* offset 0: the first byte seen */
 	off = unwrap(h, seq);

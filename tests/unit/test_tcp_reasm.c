@@ -112,6 +112,31 @@ test_duplicates(void)
 	ev_free(&l);
 }
 
+/* A capture echo (same segment within 100 us) is no retransmission. */
+static void
+test_capture_echo(void)
+{
+	struct evlog		 l;
+	sp_tcp_reasm		*r = tnew(&l, NULL);
+	struct tends		 e = tends_v4(1, 40000, 2, 25);
+	struct sp_tcp_stats	 st;
+
+	handshake(r, &e);
+	ev_clear(&l);
+	FEED(r, tseg(&e, C, "PA", CSEQ(0), SSEQ(0), "aaaaa", MS(3)));
+	FEED(r, tseg(&e, C, "PA", CSEQ(0), SSEQ(0), "aaaaa", MS(3) + 50000));
+	FEED(r, tseg(&e, C, "PA", CSEQ(5), SSEQ(0), "bbbbb", MS(4)));
+	FEED(r, tseg(&e, C, "PA", CSEQ(5), SSEQ(0), "bbbbb", MS(4) + 100000));
+	CHECK_STREQ(ev_text(&l),
+	    "data #1 C 0+5 \"aaaaa\"\n"
+	    "data #1 C 5+5 \"bbbbb\"\n"
+	    "anom #1 C tcp_retransmission 5\n");
+	sp_tcp_reasm_get_stats(r, &st);
+	CHECK_EQ(st.dup_bytes, 10u);
+	sp_tcp_reasm_free(r);
+	ev_free(&l);
+}
+
 /* Different bytes for offsets already buffered: the buffered ones win. */
 static void
 test_conflict_buffered(void)
@@ -302,6 +327,7 @@ main(void)
 	test_in_order();
 	test_reordered();
 	test_duplicates();
+	test_capture_echo();
 	test_conflict_buffered();
 	test_conflict_delivered();
 	test_dropped_segment();
