@@ -329,6 +329,7 @@ merge_in_order(sp_tcp_reasm *r, struct tcp_flow *f, enum sp_dir d,
 		if (n == 0)
 			return (SP_E_OK);
 		s = h->segs;
+		SP_ASSERT(off == h->next && (s == NULL || s->off > off));
 		k = n;
 		if (s != NULL && s->off - off < k)
 			k = (size_t)(s->off - off);
@@ -354,6 +355,8 @@ seg_insert(sp_tcp_reasm *r, struct tcp_flow *f, struct tcp_seg **pp,
 {
 	struct tcp_seg	*s;
 
+	if (n > SIZE_MAX - sizeof(*s))
+		return (out_of_memory(r));
 	s = sp__malloc(r->alloc, sizeof(*s) + n);
 	if (s == NULL)
 		return (out_of_memory(r));
