@@ -25,7 +25,7 @@
 
 #include "check.h"
 
-#define EV_MAX_FLOWS	16
+#define EV_MAX_FLOWS	512
 
 struct ev_stream {
 	uint64_t	 next;		/* offset the next event must start at */

@@ -303,6 +303,42 @@ test_failmalloc(void)
 	ev_free(&ref);
 }
 
+/*
+ * The same scenario, failing the Nth callback for every N: the error
+ * is SP_E_CALLBACK, it sticks, no further callback runs, nothing leaks.
+ */
+static void
+test_callback_sweep(void)
+{
+	struct sp_limits	 lim;
+	struct evlog		 l;
+	sp_tcp_reasm		*r;
+	sp_err			 err;
+	int			 n;
+
+	sp_limits_default(&lim);
+	lim.tcp_flows = 70;
+	for (n = 1; n < 100000; n++) {
+		r = tnew(&l, &lim);
+		l.log_data = 0;
+		l.fail_at = n;
+		err = scenario(r);
+		if (l.ncalls < n) {
+			CHECK_EQ(err, SP_E_OK);
+			sp_tcp_reasm_free(r);
+			ev_free(&l);
+			break;
+		}
+		CHECK_EQ(err, SP_E_CALLBACK, "callback %d", n);
+		CHECK_EQ(l.ncalls, n, "callback %d", n);
+		CHECK_EQ(sp_tcp_reasm_finish(r), SP_E_CALLBACK);
+		CHECK_EQ(l.ncalls, n);
+		sp_tcp_reasm_free(r);
+		ev_free(&l);
+	}
+	CHECK(n > 100, "sweep ended after %d", n);
+}
+
 int
 main(void)
 {
@@ -314,5 +350,6 @@ main(void)
 	test_one_byte_segments();
 	test_random_permutations();
 	test_failmalloc();
+	test_callback_sweep();
 	return (check_done("test_tcp_split"));
 }
