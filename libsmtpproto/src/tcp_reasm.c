@@ -520,12 +520,17 @@ touch(sp_tcp_reasm *r, struct tcp_flow *f, enum sp_dir d,
 	}
 }
 
+static enum sp_dir
+dir_of(const struct tcp_flow *f, int src_is_a)
+{
+	return (src_is_a == f->client_is_a ? SP_DIR_CLIENT : SP_DIR_SERVER);
+}
+
 static sp_err
 flow_packet(sp_tcp_reasm *r, struct tcp_flow *f, const struct sp_packet *pkt,
     int src_is_a)
 {
-	enum sp_dir	d = src_is_a == f->client_is_a ? SP_DIR_CLIENT :
-			    SP_DIR_SERVER;
+	enum sp_dir	d = dir_of(f, src_is_a);
 	sp_err		e;
 
 	touch(r, f, d, pkt);
@@ -576,6 +581,38 @@ reopens(const struct tcp_flow *f, const struct sp_packet *pkt)
 	return (!f->syn_seen || pkt->seq != f->syn_seq);
 }
 
+/*
+ * A SYN with a new initial sequence number on a live flow: the ports
+ * were reused for a new connection while the old one still looked open
+ * (its FIN or RST was lost, or a hole kept it from closing).  A SYN
+ * repeating the one that started the flow is just a retransmission.
+ */
+static int
+restarts(const struct tcp_flow *f, const struct sp_packet *pkt, int src_is_a)
+{
+	const struct tcp_half	*h = &f->h[dir_of(f, src_is_a)];
+
+	if ((pkt->flags & (SP_TCP_SYN | SP_TCP_ACK | SP_TCP_RST)) !=
+	    SP_TCP_SYN)
+		return (0);
+	if (!h->started || pkt->seq + 1 == h->base)
+		return (0);
+	return (!f->syn_seen || pkt->seq != f->syn_seq);
+}
+
+/*
+ * End the old connection on reused ports: as closed if both sides had
+ * sent their FIN, else as pushed out of the table (EVICTED), which is
+ * what happens to it: the key now belongs to the new connection.
+ */
+static sp_err
+end_reused(sp_tcp_reasm *r, struct tcp_flow *f)
+{
+	int	fins = f->h[SP_DIR_CLIENT].has_fin && f->h[SP_DIR_SERVER].has_fin;
+
+	return (flow_end(r, f, fins ? SP_FLOW_END_FIN : SP_FLOW_END_EVICTED));
+}
+
 /* Only a SYN or payload starts a flow; bare ACK, FIN, RST do not. */
 static int
 starts_flow(const struct sp_packet *pkt)
@@ -605,6 +642,12 @@ sp_tcp_reasm_packet(sp_tcp_reasm *r, const struct sp_packet *pkt)
 	make_key(pkt, &k, &src_is_a);
 	hash = sp__tcp_key_hash(&k);
 	f = sp__tcp_table_find(&r->tab, &k, hash);
+	if (f != NULL && !f->closed && restarts(f, pkt, src_is_a)) {
+		e = end_reused(r, f);
+		if (e != SP_E_OK)
+			return (e);
+		f = sp__tcp_table_find(&r->tab, &k, hash);	/* tombstone? */
+	}
 	if (f != NULL && f->closed) {
 		if (!reopens(f, pkt)) {
 			tombstone_packet(r, pkt);

@@ -263,6 +263,42 @@ test_rst_and_tombstone(void)
 	ev_free(&l);
 }
 
+/*
+ * Ports reused while the old flow still looks open: a SYN with a new
+ * ISN ends it (FIN when both FINs were seen, else EVICTED) and starts
+ * a new flow; the old SYN repeated does not.
+ */
+static void
+test_port_reuse_live(void)
+{
+	struct evlog	 l;
+	sp_tcp_reasm	*r = tnew(&l, NULL);
+	struct tends	 e = tends_v4(1, 40000, 2, 25);
+
+	handshake(r, &e, MS(0));
+	FEED(r, tseg(&e, C, "PA", CSEQ(0), SSEQ(0), "aa", MS(3)));
+	FEED(r, tseg(&e, C, "PA", CSEQ(4), SSEQ(0), "cc", MS(4)));
+	FEED(r, tseg(&e, C, "FA", CSEQ(6), SSEQ(0), NULL, MS(5)));
+	FEED(r, tseg(&e, S, "FA", SSEQ(0), CSEQ(2), NULL, MS(6)));
+	FEED(r, tseg(&e, C, "S", 1000, 0, NULL, MS(7)));
+	ev_clear(&l);
+	FEED(r, tseg(&e, C, "S", 7000, 0, NULL, MS(8)));
+	FEED(r, tseg(&e, C, "PA", 7001, 0, "new", MS(9)));
+	FEED(r, tseg(&e, C, "S", 9000, 0, NULL, MS(10)));
+	CHECK_STREQ(ev_text(&l),
+	    "gap #1 C 2+2\n"
+	    "anom #1 C tcp_gap 2\n"
+	    "data #1 C 4+2 \"cc\"\n"
+	    "end #1 fin\n"
+	    "start #2 10.0.0.1:40000>10.0.0.2:25 hs\n"
+	    "data #2 C 0+3 \"new\"\n"
+	    "end #2 evicted\n"
+	    "start #3 10.0.0.1:40000>10.0.0.2:25 hs\n");
+	CHECK_EQ(l.violations, 0);
+	sp_tcp_reasm_free(r);
+	ev_free(&l);
+}
+
 /* Tombstones expire after tcp_closed_linger; then data starts a flow. */
 static void
 test_tombstone_linger(void)
@@ -682,6 +718,7 @@ main(void)
 	test_vlan_key();
 	test_half_close();
 	test_rst_and_tombstone();
+	test_port_reuse_live();
 	test_tombstone_linger();
 	test_timeout();
 	test_eviction();

@@ -32,7 +32,7 @@ typedef struct sp_tcp_reasm sp_tcp_reasm;
 	X(FIN,		"fin",		"both sides closed with FIN")	\
 	X(RST,		"rst",		"reset")			\
 	X(TIMEOUT,	"timeout",	"idle longer than the timeout")	\
-	X(EVICTED,	"evicted",	"evicted to stay under the flow cap") \
+	X(EVICTED,	"evicted",	"evicted: flow cap reached, or ports reused") \
 	X(EOF,		"eof",		"end of input")
 
 enum sp_flow_end {
