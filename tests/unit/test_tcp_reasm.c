@@ -319,6 +319,39 @@ test_seq_wrap(void)
 	CHECK_EQ(l.violations, 0);
 	sp_tcp_reasm_free(r);
 	ev_free(&l);
+
+	/* The lost segment is the one that straddles 2^32. */
+	r = tnew(&l, NULL);
+	FEED(r, tseg(&e, C, "S", b - 1, 0, NULL, MS(0)));
+	FEED(r, tseg(&e, C, "PA", b, 0, "0000000000", MS(1)));
+	FEED(r, tseg(&e, C, "PA", b + 20, 0, "2222222222", MS(2)));
+	CHECK_EQ(sp_tcp_reasm_finish(r), SP_E_OK);
+	CHECK_STREQ(ev_text(&l), "start #1 10.0.0.1:40000>10.0.0.2:25 hs\n"
+	    "data #1 C 0+10 \"0000000000\"\n"
+	    "gap #1 C 10+10\n"
+	    "anom #1 C tcp_gap 10\n"
+	    "data #1 C 20+10 \"2222222222\"\n"
+	    "end #1 eof\n");
+	sp_tcp_reasm_free(r);
+	ev_free(&l);
+}
+
+/* The SYN names the client, whatever the ports say. */
+static void
+test_syn_roles(void)
+{
+	struct evlog	 l;
+	sp_tcp_reasm	*r = tnew(&l, NULL);
+	struct tends	 e = tends_v4(1, 25, 2, 40000);
+
+	FEED(r, tseg(&e, C, "S", 1000, 0, NULL, MS(0)));
+	FEED(r, tseg(&e, S, "PA", 5000, 1001, "220 x\r\n", MS(1)));
+	FEED(r, tseg(&e, C, "PA", CSEQ(0), 5007, "HELO", MS(2)));
+	CHECK_STREQ(ev_text(&l), "start #1 10.0.0.1:25>10.0.0.2:40000 hs\n"
+	    "data #1 S 0+7 \"220 x\\r\\n\"\n"
+	    "data #1 C 0+4 \"HELO\"\n");
+	sp_tcp_reasm_free(r);
+	ev_free(&l);
 }
 
 int
@@ -333,5 +366,6 @@ main(void)
 	test_dropped_segment();
 	test_ack_before_data();
 	test_seq_wrap();
+	test_syn_roles();
 	return (check_done("test_tcp_reasm"));
 }
