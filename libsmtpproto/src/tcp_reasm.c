@@ -189,8 +189,10 @@ evict_one(sp_tcp_reasm *r)
 		flow_forget(r, r->dead.head);
 		return (SP_E_OK);
 	}
-	if (SP_NEVER(r->live.head == NULL))
+	if (SP_NEVER(r->live.head == NULL)) {
+		r->err = SP_E_INTERNAL;
 		return (SP_E_INTERNAL);
+	}
 	return (flow_end(r, r->live.head, SP_FLOW_END_EVICTED));
 }
 

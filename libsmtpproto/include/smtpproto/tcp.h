@@ -32,7 +32,7 @@ typedef struct sp_tcp_reasm sp_tcp_reasm;
 	X(FIN,		"fin",		"both sides closed with FIN")	\
 	X(RST,		"rst",		"reset")			\
 	X(TIMEOUT,	"timeout",	"idle longer than the timeout")	\
-	X(EVICTED,	"evicted",	"evicted: flow cap reached, or ports reused") \
+	X(EVICTED,	"evicted",	"flow cap reached, or ports reused") \
 	X(EOF,		"eof",		"end of input")
 
 enum sp_flow_end {
@@ -127,8 +127,10 @@ SP_EXTERN void sp_tcp_reasm_set_role_fn(sp_tcp_reasm *r, sp_tcp_role_fn fn);
 
 /*
  * Process one segment; pkt->ts is the current time, and flows idle
- * past the timeout end first.  Returns SP_E_OK, SP_E_NOMEM or
- * SP_E_CALLBACK, which are sticky, or SP_E_INVAL (a NULL argument).
+ * past the timeout end first.  Returns SP_E_OK; SP_E_NOMEM,
+ * SP_E_CALLBACK or SP_E_INTERNAL (a broken invariant, which cannot
+ * happen), all sticky: later calls return them again; or SP_E_INVAL
+ * (a NULL argument).
  */
 SP_EXTERN sp_err sp_tcp_reasm_packet(sp_tcp_reasm *r,
     const struct sp_packet *pkt);
