@@ -610,9 +610,9 @@ restarts(const struct tcp_flow *f, const struct sp_packet *pkt, int src_is_a)
 static sp_err
 end_reused(sp_tcp_reasm *r, struct tcp_flow *f)
 {
-	int	fins = f->h[SP_DIR_CLIENT].has_fin && f->h[SP_DIR_SERVER].has_fin;
-
-	return (flow_end(r, f, fins ? SP_FLOW_END_FIN : SP_FLOW_END_EVICTED));
+	if (f->h[SP_DIR_CLIENT].has_fin && f->h[SP_DIR_SERVER].has_fin)
+		return (flow_end(r, f, SP_FLOW_END_FIN));
+	return (flow_end(r, f, SP_FLOW_END_EVICTED));
 }
 
 /* Only a SYN or payload starts a flow; bare ACK, FIN, RST do not. */

@@ -28,7 +28,7 @@
 #define EV_MAX_FLOWS	512
 
 struct ev_stream {
-	uint64_t	 next;		/* offset the next event must start at */
+	uint64_t	 next;		/* where the next event must start */
 	uint8_t		*bytes;
 	size_t		 len, cap;
 };
@@ -40,7 +40,7 @@ struct evlog {
 	int		 violations;	/* broken coverage/order promises */
 	int		 ended[EV_MAX_FLOWS];
 	struct ev_stream s[EV_MAX_FLOWS][2];
-	int		 fail_at;	/* make the Nth callback fail, 1-based */
+	int		 fail_at;	/* fail the Nth callback (from 1) */
 	int		 ncalls;
 };
 

@@ -204,8 +204,8 @@ run_file(const char *path, struct run *tot, int verbose)
 		if (decode_frame(pf.linktype, pf.data + off + 16, caplen,
 		    &pkt) == 0) {
 			pkt.ts = (sp_ts)rd32(&pf, pf.data + off) *
-			    SP_TS_PER_SEC + (sp_ts)rd32(&pf, pf.data + off + 4) *
-			    (pf.nsec ? 1 : 1000);
+			    SP_TS_PER_SEC + (sp_ts)rd32(&pf, pf.data + off +
+			    4) * (pf.nsec ? 1 : 1000);
 			CHECK_EQ(sp_tcp_reasm_packet(r, &pkt), SP_E_OK, "%s",
 			    path);
 		}
