@@ -373,8 +373,9 @@ cmd_checks(sp_smtp_parser *p, const struct sp_smtp_command *c,
 	    !p->pipelining_flagged && !p->relaxed && !p->starttls_pending) {
 		p->pipelining_flagged = 1;
 		e = sp__smtp_anomaly(p, SP_ANOM_SMTP_UNADVERTISED_PIPELINING,
-		    SP_DIR_CLIENT, c->offset, "%s sent while %zu command(s) "
-		    "await replies", sp_smtp_verb_name(c->verb), p->qlen);
+		    SP_DIR_CLIENT, c->offset, "%.*s sent while %zu command(s) "
+		    "await replies", (int)SP_MIN(c->verb_text.len, (size_t)32),
+		    (const char *)c->verb_text.p, p->qlen);
 	}
 	return (e);
 }

@@ -68,11 +68,11 @@ sp__smtp_msg_end(sp_smtp_parser *p, int complete)
 	t->msg_complete = complete && t->missing == 0 && !t->start_missing;
 	if (!t->msg_complete)
 		e = sp__smtp_anomaly(p, SP_ANOM_SMTP_MESSAGE_INCOMPLETE,
-		    SP_DIR_CLIENT, p->h[SP_DIR_CLIENT].off, "%llu bytes "
+		    SP_DIR_CLIENT, p->cpos, "%llu bytes "
 		    "missing%s%s", (unsigned long long)t->missing,
 		    t->start_missing ? ", start not seen" : "",
 		    complete ? "" : ", end not seen");
-	if (e != SP_E_OK || p->cb.on_message_end == NULL)
+	if (e != SP_E_OK)
 		return (e);
 	memset(&msg, 0, sizeof(msg));
 	msg.txn_seq = t->seq;
@@ -82,6 +82,9 @@ sp__smtp_msg_end(sp_smtp_parser *p, int complete)
 	msg.size = t->msg_size;
 	msg.complete = t->msg_complete;
 	msg.missing = t->missing;
+	/* The caller reports t if it is due: t must outlive this call. */
+	if (p->cb.on_message_end == NULL)
+		return (SP_E_OK);
 	return (sp__smtp_cb(p, p->cb.on_message_end(p->ud, &msg)));
 }
 
@@ -430,6 +433,7 @@ sp__smtp_data_step(sp_smtp_parser *p, const uint8_t *buf, size_t len,
 			run = i;
 		if (end) {
 			*used = i + 1;
+			p->cpos = off + i + 1;
 			return (data_end(p));
 		}
 		if (!skip)
@@ -468,9 +472,9 @@ sp__smtp_bdat_step(sp_smtp_parser *p, const uint8_t *buf, size_t len,
 	size_t	take = (size_t)SP_MIN((uint64_t)len, p->bdat_left);
 	sp_err	e;
 
-	(void)off;
 	*used = take;
 	p->bdat_left -= take;
+	p->cpos = off + take;
 	if ((e = emit_data(p, buf, take)) != SP_E_OK)
 		return (e);
 	return (p->bdat_left == 0 ? chunk_done(p) : SP_E_OK);

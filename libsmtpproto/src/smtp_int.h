@@ -221,6 +221,7 @@ struct sp_smtp_parser {
 	struct sp_smtp_capability *caps;	/* max_reply_lines */
 	struct sp_smtp_str	*rlines;	/* max_reply_lines */
 	uint64_t		 line_end[2];	/* offset after the line */
+	uint64_t		 cpos;		/* client position for events */
 	char			 detail[256];
 };
 
@@ -269,6 +270,7 @@ sp_err	sp__smtp_txn_rcpt(sp_smtp_parser *p, const uint8_t *arg, size_t n,
 	    long *idx);
 sp_err	sp__smtp_txn_close(sp_smtp_parser *p);
 sp_err	sp__smtp_txn_done(sp_smtp_parser *p, struct txn *t);
+sp_err	sp__smtp_txn_maybe_report(sp_smtp_parser *p, struct txn *t);
 sp_err	sp__smtp_txn_release(sp_smtp_parser *p, struct txn *t);
 sp_err	sp__smtp_txn_final(sp_smtp_parser *p, struct txn *t,
 	    const struct sp_smtp_reply *r);

@@ -169,11 +169,14 @@ unmatched(sp_smtp_parser *p, struct sp_smtp_reply *r)
 	    (t->missing > 0 || t->start_missing)) {
 		r->kind = SP_SMTP_REPLY_DATA_END;
 		r->cmd_verb = SP_SMTP_VERB_DATA;
+		r->cmd_seq = t->data_seq;
 		if ((e = emit_reply(p, r)) != SP_E_OK ||
 		    (e = sp__smtp_msg_end(p, 0)) != SP_E_OK)
 			return (e);
 		sp__smtp_set_cstate(p, C_CMD);
-		return (sp__smtp_txn_final(p, t, r));
+		if ((e = sp__smtp_txn_final(p, t, r)) != SP_E_OK)
+			return (e);
+		return (sp__smtp_txn_maybe_report(p, t));
 	}
 	r->kind = SP_SMTP_REPLY_UNMATCHED;
 	if ((e = emit_reply(p, r)) != SP_E_OK || p->relaxed)

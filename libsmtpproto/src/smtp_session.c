@@ -250,6 +250,8 @@ line_step(sp_smtp_parser *p, enum sp_dir dir, const uint8_t *buf,
 	if (!sp__smtp_line_take(p, h, buf, len, used, &l, &e))
 		return (e);
 	p->line_end[dir] = h->off + *used;
+	if (dir == SP_DIR_CLIENT)
+		p->cpos = l.off;
 	e = fn(p, &l);
 	sp__smtp_line_reset(h);
 	return (e);
@@ -379,6 +381,7 @@ sp_smtp_parser_feed(sp_smtp_parser *p, enum sp_dir dir, sp_ts ts,
 		    server_step(p, buf + off, len - off, &used);
 		p->h[dir].off += used;
 		p->info.bytes[dir] += used;
+		p->cpos = p->h[SP_DIR_CLIENT].off;
 		off += used;
 		if (e != SP_E_OK) {
 			p->err = e;
@@ -449,6 +452,7 @@ sp_smtp_parser_gap(sp_smtp_parser *p, enum sp_dir dir, sp_ts ts,
 	else if (p->sst != S_TLS)
 		e = line_gap(p, SP_DIR_SERVER, nbytes);
 	p->h[dir].off += nbytes;
+	p->cpos = p->h[SP_DIR_CLIENT].off;
 	if (e != SP_E_OK)
 		return (p->err = e);
 	return (p->paused ? SP_E_PAUSED : SP_E_OK);

@@ -50,7 +50,7 @@ sp__smtp_push(sp_smtp_parser *p, const struct pend *e)
 	if (p->qlen == p->qcap) {
 		if (p->server_seen)
 			return (sp__smtp_anomaly(p, SP_ANOM_SMTP_PIPELINE_LIMIT,
-			    SP_DIR_CLIENT, p->h[SP_DIR_CLIENT].off,
+			    SP_DIR_CLIENT, p->cpos,
 			    "%zu commands await replies", p->qlen));
 		if (sp__smtp_pop(p, &old) && old.txn != NULL &&
 		    (err = sp__smtp_txn_release(p, old.txn)) != SP_E_OK)
@@ -123,7 +123,7 @@ sp__smtp_txn_new(sp_smtp_parser *p, int has_mail, const uint8_t *arg,
 		return (SP_E_OK);
 	p->txn_limit_flagged = 1;
 	return (sp__smtp_anomaly(p, SP_ANOM_SMTP_TRANSACTION_LIMIT,
-	    SP_DIR_CLIENT, p->h[SP_DIR_CLIENT].off,
+	    SP_DIR_CLIENT, p->cpos,
 	    "more than %zu transactions: the rest are not reported",
 	    p->lim.max_transactions));
 }
@@ -164,7 +164,7 @@ sp__smtp_txn_rcpt(sp_smtp_parser *p, const uint8_t *arg, size_t n, long *idx)
 			return (SP_E_OK);
 		t->too_many = 1;
 		return (sp__smtp_anomaly(p, SP_ANOM_SMTP_TOO_MANY_RCPTS,
-		    SP_DIR_CLIENT, p->h[SP_DIR_CLIENT].off,
+		    SP_DIR_CLIENT, p->cpos,
 		    "more than %zu recipients", p->lim.max_rcpts));
 	}
 	if (t->nrcpts == t->rcpts_cap && (e = rcpt_grow(p, t)) != SP_E_OK)
@@ -320,7 +320,18 @@ sp__smtp_txn_done(sp_smtp_parser *p, struct txn *t)
 	if (p->cur == t)
 		p->cur = NULL;
 	t->done = 1;
-	if (t->pending == 0)
+	return (sp__smtp_txn_maybe_report(p, t));
+}
+
+/*
+ * Report t once the client is past it, no queued command points at it
+ * and its message (if any) has ended: a final reply may arrive before
+ * the last chunk octets do.
+ */
+sp_err
+sp__smtp_txn_maybe_report(sp_smtp_parser *p, struct txn *t)
+{
+	if (t->done && t->pending == 0 && !t->msg_open)
 		return (txn_report(p, t));
 	return (SP_E_OK);
 }
@@ -330,9 +341,7 @@ sp__smtp_txn_release(sp_smtp_parser *p, struct txn *t)
 {
 	if (SP_ALWAYS(t->pending > 0))
 		t->pending--;
-	if (t->done && t->pending == 0)
-		return (txn_report(p, t));
-	return (SP_E_OK);
+	return (sp__smtp_txn_maybe_report(p, t));
 }
 
 /* The reply that decides the transaction (end of DATA, BDAT LAST...). */
