@@ -129,6 +129,7 @@ response(sp_smtp_parser *p, const uint8_t *s, size_t n, uint64_t off)
 	struct auth_state	*a = &p->auth;
 	size_t			 idx = a->responses++, base, dn;
 	int			 bad;
+	sp_err			 e;
 
 	if (n == 1 && s[0] == '*') {		/* RFC 4954 4: cancel */
 		a->cancelled = 1;
@@ -136,8 +137,8 @@ response(sp_smtp_parser *p, const uint8_t *s, size_t n, uint64_t off)
 	}
 	if (n == 1 && s[0] == '=')		/* empty initial response */
 		return (SP_E_OK);
-	if (sp__buf_reserve(&a->buf, n) != SP_E_OK)
-		return (SP_E_OK);		/* over the cap: not decoded */
+	if ((e = sp__buf_reserve(&a->buf, n)) != SP_E_OK)
+		return (e == SP_E_LIMIT ? SP_E_OK : e);	/* over the cap */
 	base = a->buf.len;
 	dn = sp__smtp_b64_decode(s, n, a->buf.p + base, n, &bad);
 	a->buf.len += dn;
@@ -193,7 +194,11 @@ sp__smtp_auth_begin(sp_smtp_parser *p, const struct line *l,
 	a->cancelled = 0;
 	a->user_len = a->authz_len = a->secret_len = 0;
 	a->mech_off = 0;
-	a->mech_len = sp__buf_append(&a->buf, arg, k) == SP_E_OK ? k : 0;
+	a->mech_len = 0;
+	if ((e = sp__buf_append(&a->buf, arg, k)) == SP_E_NOMEM)
+		return (e);
+	a->mech_len = e == SP_E_OK ? k : 0;
+	e = SP_E_OK;
 	sp__smtp_set_cstate(p, C_AUTH);
 	/* RFC 4954 4, 14: these send the password as is; TLS hides AUTH. */
 	if (a->mech == M_PLAIN || a->mech == M_LOGIN)

@@ -95,7 +95,7 @@ sp__smtp_escape(char *dst, size_t cap, const uint8_t *s, size_t n)
 			tmp[k++] = hex[s[i] >> 4];
 			tmp[k++] = hex[s[i] & 15];
 		}
-		if (k > cap - 1 - o || (i + 1 < n && o + k > cap - 5)) {
+		if (k > cap - 1 - o || (i + 1 < n && k + 3 > cap - 1 - o)) {
 			k = SP_MIN((size_t)3, cap - 1 - o);
 			memcpy(dst + o, "...", k);
 			o += k;

@@ -91,6 +91,19 @@ sp__smtp_queue_clear(sp_smtp_parser *p)
 			q.txn->pending--;
 }
 
+/*
+ * Copy text into a transaction's buffer; *len is n, or 0 if the cap
+ * was reached (the text is then not kept).  Only SP_E_NOMEM fails.
+ */
+static sp_err
+keep(struct sp_buf *b, const uint8_t *s, size_t n, size_t *len)
+{
+	sp_err	e = sp__buf_append(b, s, n);
+
+	*len = e == SP_E_OK ? n : 0;
+	return (e == SP_E_LIMIT ? SP_E_OK : e);
+}
+
 static size_t
 txn_str_cap(const struct sp_limits *lim)
 {
@@ -108,12 +121,14 @@ sp__smtp_txn_new(sp_smtp_parser *p, int has_mail, const uint8_t *arg,
 	if ((t = sp__calloc(p->a, 1, sizeof(*t))) == NULL)
 		return (SP_E_NOMEM);
 	sp__buf_init(&t->str, txn_str_cap(&p->lim), p->a);
+	if (arg != NULL && keep(&t->str, arg, n, &t->mail_len) != SP_E_OK) {
+		sp__free(p->a, t);
+		return (SP_E_NOMEM);
+	}
 	t->seq = ++p->txn_seq;
 	t->has_mail = has_mail;
 	t->ts_begin = t->ts_end = p->ts;
 	t->report = t->seq <= p->lim.max_transactions;
-	if (arg != NULL && sp__buf_append(&t->str, arg, n) == SP_E_OK)
-		t->mail_len = n;
 	for (tail = &p->txns; *tail != NULL; tail = &(*tail)->next)
 		continue;
 	*tail = t;
@@ -172,8 +187,8 @@ sp__smtp_txn_rcpt(sp_smtp_parser *p, const uint8_t *arg, size_t n, long *idx)
 	r = &t->rcpts[t->nrcpts];
 	memset(r, 0, sizeof(*r));
 	r->off = t->str.len;
-	if (sp__buf_append(&t->str, arg, n) == SP_E_OK)
-		r->len = n;
+	if ((e = keep(&t->str, arg, n, &r->len)) != SP_E_OK)
+		return (e);
 	*idx = (long)t->nrcpts++;
 	return (SP_E_OK);
 }
@@ -355,8 +370,8 @@ sp__smtp_txn_final(sp_smtp_parser *p, struct txn *t,
 	t->final_enh = r->enhanced;
 	t->final_off = t->str.len;
 	t->final_len = 0;
-	if (n > 0 && sp__buf_append(&t->str, r->lines[0].p, n) == SP_E_OK)
-		t->final_len = n;
+	if (n > 0 && keep(&t->str, r->lines[0].p, n, &t->final_len) != SP_E_OK)
+		return (SP_E_NOMEM);
 	t->ts_end = r->ts;
 	p->last_final_txn = t->seq;
 	if (p->cur == t)
