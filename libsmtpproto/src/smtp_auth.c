@@ -135,7 +135,8 @@ response(sp_smtp_parser *p, const uint8_t *s, size_t n, uint64_t off)
 		a->cancelled = 1;
 		return (SP_E_OK);
 	}
-	if (n == 1 && s[0] == '=')		/* empty initial response */
+	/* "=": empty initial response; an empty line: empty response. */
+	if (n == 0 || (n == 1 && s[0] == '='))
 		return (SP_E_OK);
 	if ((e = sp__buf_reserve(&a->buf, n)) != SP_E_OK)
 		return (e == SP_E_LIMIT ? SP_E_OK : e);	/* over the cap */

@@ -584,9 +584,6 @@ proceed_for(enum sp_smtp_verb v)
 	case SP_SMTP_VERB_DATA:		return (proceed_data);
 	case SP_SMTP_VERB_BDAT:		return (proceed_bdat);
 	case SP_SMTP_VERB_RSET:
-	case SP_SMTP_VERB_HELO:
-	case SP_SMTP_VERB_EHLO:
-	case SP_SMTP_VERB_LHLO:
 	case SP_SMTP_VERB_QUIT:		return (proceed_reset);
 	case SP_SMTP_VERB_STARTTLS:	return (proceed_starttls);
 	default:			return (NULL);

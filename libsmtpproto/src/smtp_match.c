@@ -119,17 +119,26 @@ static sp_err
 apply(sp_smtp_parser *p, const struct pend *q, const struct sp_smtp_reply *r)
 {
 	struct txn	*t = q->txn;
+	sp_err		 e;
 
 	if (q->data_end)
 		return (t != NULL ? sp__smtp_txn_final(p, t, r) : SP_E_OK);
 	switch (q->verb) {
+	/*
+	 * RFC 5321 4.1.4: an accepted EHLO or HELO resets the session as
+	 * RSET does; a refused one changes nothing.
+	 */
 	case SP_SMTP_VERB_EHLO:
 	case SP_SMTP_VERB_LHLO:
-		return (is_2xx(r->code) ? sp__smtp_emit_caps(p, r) : SP_E_OK);
+		if (!is_2xx(r->code))
+			return (SP_E_OK);
+		if ((e = sp__smtp_txn_close(p)) != SP_E_OK)
+			return (e);
+		return (sp__smtp_emit_caps(p, r));
 	case SP_SMTP_VERB_HELO:
 		if (is_2xx(r->code))
 			p->pipelining = p->chunking = p->caps_known = 0;
-		return (SP_E_OK);
+		return (is_2xx(r->code) ? sp__smtp_txn_close(p) : SP_E_OK);
 	case SP_SMTP_VERB_MAIL:
 		if (t != NULL) {
 			t->mail_code = r->code;

@@ -254,7 +254,8 @@ path_ok(const char *s, const char *mailbox)
 	if (mailbox == NULL)
 		return (!ok);
 	return (ok && p.mailbox.len == strlen(mailbox) &&
-	    memcmp(p.mailbox.p, mailbox, p.mailbox.len) == 0);
+	    (p.mailbox.len == 0 ||
+	    memcmp(p.mailbox.p, mailbox, p.mailbox.len) == 0));
 }
 
 static void
