@@ -264,6 +264,7 @@ sp_err	sp__smtp_push(sp_smtp_parser *p, const struct pend *e);
 int	sp__smtp_pop(sp_smtp_parser *p, struct pend *out);
 const struct pend *sp__smtp_front(const sp_smtp_parser *p);
 void	sp__smtp_queue_clear(sp_smtp_parser *p);
+void	sp__smtp_queue_drop_data_end(sp_smtp_parser *p, struct txn *t);
 sp_err	sp__smtp_txn_new(sp_smtp_parser *p, int has_mail,
 	    const uint8_t *arg, size_t n);
 sp_err	sp__smtp_txn_rcpt(sp_smtp_parser *p, const uint8_t *arg, size_t n,

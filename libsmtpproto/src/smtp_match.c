@@ -85,6 +85,8 @@ apply_data(sp_smtp_parser *p, struct txn *t, const struct sp_smtp_reply *r)
 		p->msg_txn = NULL;
 	} else if (t->msg_open) {
 		t->data_refused = 1;
+	} else if (t->msg_ended) {
+		sp__smtp_queue_drop_data_end(p, t);
 	}
 	return (sp__smtp_txn_final(p, t, r));
 }

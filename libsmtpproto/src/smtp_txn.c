@@ -80,6 +80,32 @@ sp__smtp_pop(sp_smtp_parser *p, struct pend *out)
 	return (1);
 }
 
+/*
+ * Take t's end-of-DATA entry out of the queue: DATA was refused after
+ * the client had already sent its content, so no reply will answer
+ * the end (the server reads that content as commands).
+ */
+void
+sp__smtp_queue_drop_data_end(sp_smtp_parser *p, struct txn *t)
+{
+	size_t	i, j, at, nx;
+
+	for (i = 0; i < p->qlen; i++) {
+		at = (p->qhead + i) % p->qcap;
+		if (!p->q[at].data_end || p->q[at].txn != t)
+			continue;
+		for (j = i; j + 1 < p->qlen; j++) {
+			at = (p->qhead + j) % p->qcap;
+			nx = (p->qhead + j + 1) % p->qcap;
+			p->q[at] = p->q[nx];
+		}
+		p->qlen--;
+		if (SP_ALWAYS(t->pending > 0))
+			t->pending--;
+		return;
+	}
+}
+
 /* Forget every queued command (TLS began, or the end). */
 void
 sp__smtp_queue_clear(sp_smtp_parser *p)
