@@ -85,10 +85,6 @@ struct data_machine {
 	unsigned	 bare_lf_seen:1, bare_cr_seen:1;
 };
 
-struct enh {
-	unsigned	cls, subject, detail;
-};
-
 struct rcpt_rec {
 	size_t		off, len;	/* raw argument in txn->str */
 	int		code;
@@ -131,7 +127,6 @@ struct pend {
 	long		 rcpt;		/* index in txn->rcpts, -1 if none */
 	unsigned	 data_end:1;	/* the end of DATA content */
 	unsigned	 bdat_last:1;
-	unsigned	 after_gap:1;
 };
 
 enum auth_mech { M_PLAIN, M_LOGIN, M_CRAM, M_XOAUTH2, M_OTHER };
