@@ -191,7 +191,7 @@ sp__smtp_auth_begin(sp_smtp_parser *p, const struct line *l,
 	a->mech = mech_of(arg, k);
 	a->cmd_seq = seq;
 	a->ts = p->ts;
-	a->responses = 0;
+	a->responses = a->challenges = a->answered = 0;
 	a->cancelled = 0;
 	a->user_len = a->authz_len = a->secret_len = 0;
 	a->mech_off = 0;
@@ -285,14 +285,23 @@ sp__smtp_auth_end(sp_smtp_parser *p, const struct sp_smtp_reply *r)
 	return (sp__smtp_cb(p, p->cb.on_auth(p->ud, &x)));
 }
 
-/* A client line in state C_AUTH. */
+/*
+ * A client line in state C_AUTH.  With the server heard, a line is a
+ * response only if a 334 awaits one (RFC 4954 4: the server speaks
+ * first); any other line is a command pipelined behind AUTH.
+ */
 sp_err
 sp__smtp_auth_response(sp_smtp_parser *p, const struct line *l)
 {
-	size_t	n = sp__smtp_trim_eol(l->p, l->len);
-	sp_err	e;
+	struct auth_state	*a = &p->auth;
+	size_t			 n = sp__smtp_trim_eol(l->p, l->len);
+	sp_err			 e;
 
-	if (!p->server_seen && !sp__smtp_auth_expect_more(p)) {
+	if (p->server_seen) {
+		if (a->challenges <= a->answered)
+			return (sp__smtp_command_line(p, l));
+		a->answered++;
+	} else if (!sp__smtp_auth_expect_more(p)) {
 		if ((e = sp__smtp_auth_end(p, NULL)) != SP_E_OK)
 			return (e);
 		return (sp__smtp_command_line(p, l));

@@ -140,6 +140,8 @@ struct auth_state {
 	size_t		 mech_off, mech_len, user_off, user_len;
 	size_t		 authz_off, authz_len, secret_off, secret_len;
 	size_t		 responses;
+	size_t		 challenges;	/* 334s seen */
+	size_t		 answered;	/* responses to them */
 	int		 ir;		/* initial response given */
 	int		 cancelled;
 };

@@ -247,6 +247,7 @@ sp__smtp_match_reply(sp_smtp_parser *p, struct sp_smtp_reply *r)
 	r->cmd_seq = f->seq;
 	if (r->code == 334 && f->verb == SP_SMTP_VERB_AUTH && !f->data_end) {
 		r->intermediate = 1;		/* RFC 4954 4: a challenge */
+		p->auth.challenges++;
 		return (emit_reply(p, r));
 	}
 	(void)sp__smtp_pop(p, &q);
