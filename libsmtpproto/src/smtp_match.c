@@ -232,6 +232,49 @@ greeting(sp_smtp_parser *p, struct sp_smtp_reply *r, sp_err *e)
 	return (0);
 }
 
+/* The only verb a reply code can answer, or UNKNOWN. */
+static enum sp_smtp_verb
+verb_for_code(int code)
+{
+	switch (code) {
+	case 221:	return (SP_SMTP_VERB_QUIT);
+	case 354:	return (SP_SMTP_VERB_DATA);
+	case 235:
+	case 334:	return (SP_SMTP_VERB_AUTH);
+	case 220:	return (SP_SMTP_VERB_STARTTLS);
+	default:	return (SP_SMTP_VERB_UNKNOWN);
+	}
+}
+
+/*
+ * After a gap replies may have been lost, shifting the queue.  A code
+ * that answers only one verb (221 QUIT, 354 DATA...) resynchronises
+ * it: queued commands before that verb lost their replies.
+ */
+static sp_err
+resync(sp_smtp_parser *p, int code)
+{
+	enum sp_smtp_verb	 v = verb_for_code(code);
+	struct pend		 q;
+	size_t			 i, at;
+	sp_err			 e;
+
+	if (!p->relaxed || v == SP_SMTP_VERB_UNKNOWN)
+		return (SP_E_OK);
+	for (i = 0; i < p->qlen; i++) {
+		at = (p->qhead + i) % p->qcap;
+		if (p->q[at].verb == v && !p->q[at].data_end)
+			break;
+	}
+	if (i == p->qlen)
+		return (SP_E_OK);
+	while (i-- > 0)
+		if (sp__smtp_pop(p, &q) && q.txn != NULL &&
+		    (e = sp__smtp_txn_release(p, q.txn)) != SP_E_OK)
+			return (e);
+	return (SP_E_OK);
+}
+
 sp_err
 sp__smtp_match_reply(sp_smtp_parser *p, struct sp_smtp_reply *r)
 {
@@ -240,6 +283,8 @@ sp__smtp_match_reply(sp_smtp_parser *p, struct sp_smtp_reply *r)
 	sp_err			 e;
 
 	if (!p->greeting_done && (greeting(p, r, &e) || e != SP_E_OK))
+		return (e);
+	if ((e = resync(p, r->code)) != SP_E_OK)
 		return (e);
 	if ((f = sp__smtp_front(p)) == NULL || r->code == 0)
 		return (unmatched(p, r));
