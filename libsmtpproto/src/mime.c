@@ -1144,14 +1144,23 @@ sp_mime_parser_gap(sp_mime_parser *m, uint64_t n)
 		m->err = eol_release(m);
 	m->lsblen = 0;
 	m->cr_held = false;
-	m->bol = true;
 	memset(&m->b64, 0, sizeof(m->b64));
 	m->qp.state = 0;
 	m->qp.nws = 0;
 	sp__buf_reset(&m->line);
 	m->line_total = 0;
 	m->hskip = false;
-	m->resync = true;
+	/*
+	 * Text after the gap is kept from where it resumes, as a client
+	 * would save it; a header line or a base64 line (whose quanta
+	 * would be misaligned) is dropped up to the next line.
+	 */
+	m->bol = false;
+	m->resync = !top(m)->hdr_done ||
+	    top(m)->part.kind != SP_MIME_LEAF ||
+	    top(m)->part.cte == SP_MIME_CTE_BASE64;
+	if (m->resync)
+		m->bol = true;
 	m->off += n;
 	return (m->err);
 }
