@@ -646,13 +646,13 @@ field_done(sp_mime_parser *m)
 	if (!m->field_open)
 		return (SP_E_OK);
 	m->field_open = false;
+	/* The colon is missing only when a long name was cut. */
 	colon = memchr(p, ':', ve);
-	if (SP_NEVER(colon == NULL))
-		return (SP_E_OK);
-	nlen = (size_t)(colon - p);
+	nlen = colon != NULL ? (size_t)(colon - p) : ve;
+	vs = colon != NULL ? nlen + 1 : ve;
 	while (nlen > 0 && is_wsp(p[nlen - 1]))
 		nlen--;
-	for (vs = (size_t)(colon - p) + 1; vs < ve && is_wsp(p[vs]); vs++)
+	for (; vs < ve && is_wsp(p[vs]); vs++)
 		;
 	while (ve > vs && is_wsp(p[ve - 1]))
 		ve--;

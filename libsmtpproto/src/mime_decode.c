@@ -204,19 +204,31 @@ qp_byte(struct sp__qp *s, uint8_t c, uint8_t *out)
 size_t
 sp__qp_run(struct sp__qp *s, const uint8_t *in, size_t n, uint8_t *out)
 {
-	size_t	i = 0, k = 0;
+	const uint8_t	*eq;
+	size_t		 i = 0, j, t, k = 0;
 
 	while (i < n) {
-		/* Fast path: plain text copies through. */
 		if (s->state == QP_TEXT && s->nws == 0) {
-			size_t j = i;
-
-			while (j < n && in[j] != '=' && in[j] != ' ' &&
-			    in[j] != '\t')
-				j++;
-			memcpy(out + k, in + i, j - i);
-			k += j - i;
-			i = j;
+			/*
+			 * Fast path: copy up to the next '='; only blanks at
+			 * the very end of the run may be trailing ones.
+			 */
+			eq = memchr(in + i, '=', n - i);
+			j = eq != NULL ? (size_t)(eq - in) : n;
+			t = j;
+			while (j == n && t > i && (in[t - 1] == ' ' ||
+			    in[t - 1] == '\t') && j - t < SP__QP_WS_MAX)
+				t--;
+			memcpy(out + k, in + i, t - i);
+			k += t - i;
+			i = t;
+			if (i < n && in[i] == '=' && n - i > 2 &&
+			    hexval(in[i + 1]) >= 0 && hexval(in[i + 2]) >= 0) {
+				out[k++] = (uint8_t)(hexval(in[i + 1]) << 4 |
+				    hexval(in[i + 2]));
+				i += 3;
+				continue;
+			}
 			if (i == n)
 				break;
 		}

@@ -389,8 +389,8 @@ boundary_get(struct sp__mime_scratch *s, struct lex l,
 	info->boundary[0] = '\0';
 	/* RFC 2046 5.1.1: 1 to 70 characters. */
 	info->boundary_long = (s->c.len > 70 || s->c.len > info->bcap);
-	if (s->c.len > info->bcap)
-		return (SP_E_OK);		/* unusable; flagged */
+	if (s->c.len == 0 || s->c.len > info->bcap)
+		return (SP_E_OK);		/* missing, or unusable */
 	memcpy(info->boundary, s->c.p, s->c.len);
 	info->boundary[s->c.len] = '\0';
 	info->blen = s->c.len;

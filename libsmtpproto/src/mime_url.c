@@ -78,7 +78,8 @@ token_done(const uint8_t *t, size_t n, sp__url_fn fn, void *arg)
 	const uint8_t	*colon;
 	size_t		 s, len;
 
-	if (n < 5)
+	/* Most tokens are words: no ':' and no '.', no URL. */
+	if (n < 5 || (memchr(t, ':', n) == NULL && memchr(t, '.', n) == NULL))
 		return (0);
 	s = url_start(t, n);
 	if (s == n)
