@@ -826,7 +826,9 @@ header_line(sp_mime_parser *m, const uint8_t *p, size_t n, uint64_t total,
 	e = field_done(m);
 	if (e != SP_E_OK)
 		return (e);
-	if (is_wsp(p[0]) || p[0] == ':' || memchr(p, ':', len) == NULL) {
+	/* A line cut at the cap may have its colon in the part not kept. */
+	if (is_wsp(p[0]) || p[0] == ':' || (memchr(p, ':', len) == NULL &&
+	    total == n)) {
 		/* No field: the header block ended without its blank line. */
 		e = anomaly(m, SP_ANOM_MIME_HEADER_NO_COLON, off, NULL, 0);
 		if (e == SP_E_OK)

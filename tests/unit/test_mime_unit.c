@@ -351,6 +351,50 @@ test_outer_headers(void)
 	sp_hash_free(c.h);
 }
 
+/* Small limits: a field name longer than the field cap, a bare CR. */
+static void
+test_small_limits(void)
+{
+	struct sp_limits lim;
+	char		 msg[256];
+	char		*log;
+	size_t		 n;
+
+	sp_limits_default(&lim);
+	lim.max_header_line = 16;
+	n = (size_t)snprintf(msg, sizeof(msg), "%s: v\r\nSubject: x\rBcc: "
+	    "evil@example.org\r\n\r\nbody\r\n",
+	    "X-A-Very-Long-Field-Name-Indeed");
+	log = mlog_run(&lim, (const uint8_t *)msg, n, NULL, 0, NULL);
+	CHECK(strstr(log, "H  d0 m0 M #0 X-A-Very-Long-Fi:  (truncated)\n") !=
+	    NULL, "%s", log);
+	CHECK(strstr(log, "A mime_bare_lf @46 \n") != NULL, "%s", log);
+	CHECK(strstr(log, "D  body\\r\\n\n") != NULL, "%s", log);
+	free(log);
+}
+
+/* A gap in base64: decoding resumes at the next line, quanta aligned. */
+static void
+test_gap_base64(void)
+{
+	const char *a = "Content-Transfer-Encoding: base64\r\n\r\n"
+	    "SGVsbG8g\r\nd29";
+	const char *b = "ybGQh\r\nIQ==\r\n";
+	struct mlog	 l;
+	sp_mime_parser	*m;
+
+	mlog_init(&l);
+	CHECK_EQ(sp_mime_parser_new(&m, NULL, &mlog_cb, &l), SP_E_OK);
+	feed_text(m, a);
+	CHECK_EQ(sp_mime_parser_gap(m, 3), SP_E_OK);
+	feed_text(m, b);
+	CHECK_EQ(sp_mime_parser_finish(m), SP_E_OK);
+	CHECK(strstr(l.text, "D  Hello !\n") != NULL, "%s", l.text);
+	CHECK(strstr(l.text, "A mime_bad") == NULL, "%s", l.text);
+	sp_mime_parser_free(m);
+	mlog_free(&l);
+}
+
 static void
 test_api(void)
 {
@@ -521,6 +565,8 @@ main(void)
 	test_gap();
 	test_urls();
 	test_outer_headers();
+	test_small_limits();
+	test_gap_base64();
 	test_api();
 	test_fields_and_words();
 	test_failmalloc();
