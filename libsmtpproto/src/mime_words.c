@@ -224,6 +224,8 @@ sp__conv_utf8(struct sp__conv *c, const uint8_t *cs, size_t cslen,
 
 /* --- RFC 2047 --------------------------------------------------- */
 
+#define WORD_MAX	1024	/* longest encoded word accepted */
+
 struct word {
 	const uint8_t	*cs, *text;
 	size_t		 cslen, textlen, end;	/* end: index after "?=" */
@@ -245,6 +247,12 @@ word_parse(const uint8_t *in, size_t n, size_t i, struct word *w)
 {
 	size_t	j = i + 2, q;
 
+	/*
+	 * RFC 2047 2 caps a word at 75 characters; allow more, but not
+	 * without bound, so a value full of "=?" stays linear to scan.
+	 */
+	if (n - i > WORD_MAX)
+		n = i + WORD_MAX;
 	w->cs = in + j;
 	while (j < n && in[j] != '?' && !is_blank(in[j]))
 		j++;

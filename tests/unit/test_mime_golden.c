@@ -2,7 +2,8 @@
  * Golden event logs for the MIME parser: each X.eml in tests/golden/mime
  * must produce X.ref (format in mime_log.h), fed whole, in two pieces
  * at every cut point, one byte at a time, and placed right before an
- * inaccessible page (any over-read crashes).  An optional X.lim sets
+ * inaccessible page (any over-read crashes), and with each allocation
+ * failing in turn (SP_E_NOMEM, never a crash or a leak).  An optional X.lim sets
  * limits, one "name value" a line.  SP_UPDATE_GOLDEN=1 rewrites the
  * .ref files (review the diff before committing them).
  */
@@ -93,6 +94,74 @@ run_guarded(const struct sp_limits *lim, const uint8_t *msg, size_t len)
 	return (log);
 }
 
+/* failmalloc: fail the Nth allocation, for every N until none fails. */
+struct fm {
+	long	left;		/* allocations before failing; <0: never */
+	long	count;
+	bool	failed;
+};
+
+static void *
+fm_malloc(size_t n, void *ud)
+{
+	struct fm *f = ud;
+
+	f->count++;
+	if (f->left >= 0 && f->left-- == 0) {
+		f->failed = true;
+		return (NULL);
+	}
+	return (malloc(n));
+}
+
+static void *
+fm_realloc(void *p, size_t n, void *ud)
+{
+	struct fm *f = ud;
+
+	f->count++;
+	if (f->left >= 0 && f->left-- == 0) {
+		f->failed = true;
+		return (NULL);
+	}
+	return (realloc(p, n));
+}
+
+static void
+fm_free(void *p, void *ud)
+{
+	(void)ud;
+	free(p);
+}
+
+static void
+failmalloc_sweep(struct sp_limits lim, const uint8_t *msg, size_t len,
+    const char *want, const char *name)
+{
+	struct fm		 f;
+	struct sp_allocator	 a = { fm_malloc, fm_realloc, fm_free, &f };
+	char			*got;
+	sp_err			 e;
+	long			 nth;
+
+	lim.alloc = &a;
+	for (nth = 0; nth < 10000; nth++) {
+		memset(&f, 0, sizeof(f));
+		f.left = nth;
+		got = mlog_run(&lim, msg, len, NULL, 0, &e);
+		if (!f.failed) {
+			CHECK_EQ(e, SP_E_OK, "%s", name);
+			CHECK_STREQ(got, want, "%s: no failure", name);
+			free(got);
+			break;
+		}
+		CHECK(e == SP_E_NOMEM, "%s: allocation %ld failed, got %s",
+		    name, nth, sp_errname(e));
+		free(got);
+	}
+	CHECK(nth > 3, "%s: only %ld allocations", name, nth);
+}
+
 static void
 check_case(const char *name)
 {
@@ -142,6 +211,7 @@ check_case(const char *name)
 	got = run_guarded(&lim, msg, len);
 	CHECK_STREQ(got, want, "%s: before a guard page", name);
 	free(got);
+	failmalloc_sweep(lim, msg, len, want, name);
 	free(want);
 	free(ref);
 	free(msg);

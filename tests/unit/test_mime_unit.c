@@ -459,101 +459,6 @@ test_fields_and_words(void)
 	CHECK_STREQ(out, "x");
 }
 
-/* failmalloc: fail the Nth allocation, for every N until none fails. */
-struct fm {
-	long	left;		/* allocations before failing; <0: never */
-	long	count;
-	bool	failed;
-};
-
-static void *
-fm_malloc(size_t n, void *ud)
-{
-	struct fm *f = ud;
-
-	f->count++;
-	if (f->left >= 0 && f->left-- == 0) {
-		f->failed = true;
-		return (NULL);
-	}
-	return (malloc(n));
-}
-
-static void *
-fm_realloc(void *p, size_t n, void *ud)
-{
-	struct fm *f = ud;
-
-	f->count++;
-	if (f->left >= 0 && f->left-- == 0) {
-		f->failed = true;
-		return (NULL);
-	}
-	return (realloc(p, n));
-}
-
-static void
-fm_free(void *p, void *ud)
-{
-	(void)ud;
-	free(p);
-}
-
-static void
-failmalloc_sweep(const uint8_t *msg, size_t len, const char *name)
-{
-	struct fm		 f;
-	struct sp_allocator	 a = { fm_malloc, fm_realloc, fm_free, &f };
-	struct sp_limits	 lim;
-	char			*want, *got;
-	sp_err			 e;
-	long			 nth;
-
-	sp_limits_default(&lim);
-	want = mlog_run(&lim, msg, len, NULL, 0, NULL);
-	lim.alloc = &a;
-	for (nth = 0; nth < 10000; nth++) {
-		memset(&f, 0, sizeof(f));
-		f.left = nth;
-		got = mlog_run(&lim, msg, len, NULL, 0, &e);
-		if (!f.failed) {
-			CHECK_EQ(e, SP_E_OK, "%s", name);
-			CHECK_STREQ(got, want, "%s: no failure", name);
-			free(got);
-			break;
-		}
-		CHECK(e == SP_E_NOMEM, "%s: allocation %ld failed, got %s",
-		    name, nth, sp_errname(e));
-		free(got);
-	}
-	CHECK(nth > 3, "%s: only %ld allocations", name, nth);
-	free(want);
-}
-
-static void
-test_failmalloc(void)
-{
-	static const char *const files[] = {
-		"tests/golden/mime/05_rfc822_attached.eml",
-		"tests/golden/mime/06_rfc2231.eml",
-		"tests/golden/mime/07_rfc2047.eml",
-		"tests/golden/mime/15_header_too_long.eml",
-	};
-	uint8_t	buf[8192];
-	size_t	n;
-	FILE	*f;
-
-	for (size_t i = 0; i < SP_NELEM(files); i++) {
-		f = fopen(files[i], "rb");
-		CHECK(f != NULL, "%s", files[i]);
-		if (f == NULL)
-			continue;
-		n = fread(buf, 1, sizeof(buf), f);
-		fclose(f);
-		failmalloc_sweep(buf, n, files[i]);
-	}
-}
-
 int
 main(void)
 {
@@ -569,6 +474,5 @@ main(void)
 	test_gap_base64();
 	test_api();
 	test_fields_and_words();
-	test_failmalloc();
 	return (check_done("test_mime_unit"));
 }
