@@ -13,16 +13,23 @@
 
 #include "mime_int.h"
 
+/* Bytes that end a token; ':' and '.' mark one that may hold a URL. */
+#define MARK	1
+#define DELIM	2
+
 static const uint8_t url_delim[256] = {
-	[0x00] = 1, [0x01] = 1, [0x02] = 1, [0x03] = 1, [0x04] = 1,
-	[0x05] = 1, [0x06] = 1, [0x07] = 1, [0x08] = 1, [0x09] = 1,
-	[0x0a] = 1, [0x0b] = 1, [0x0c] = 1, [0x0d] = 1, [0x0e] = 1,
-	[0x0f] = 1, [0x10] = 1, [0x11] = 1, [0x12] = 1, [0x13] = 1,
-	[0x14] = 1, [0x15] = 1, [0x16] = 1, [0x17] = 1, [0x18] = 1,
-	[0x19] = 1, [0x1a] = 1, [0x1b] = 1, [0x1c] = 1, [0x1d] = 1,
-	[0x1e] = 1, [0x1f] = 1, [' '] = 1, ['"'] = 1, ['\''] = 1,
-	['<'] = 1, ['>'] = 1, ['`'] = 1, ['{'] = 1, ['}'] = 1, ['|'] = 1,
-	['\\'] = 1, ['^'] = 1, [0x7f] = 1,
+	[0x00] = DELIM, [0x01] = DELIM, [0x02] = DELIM, [0x03] = DELIM,
+	[0x04] = DELIM, [0x05] = DELIM, [0x06] = DELIM, [0x07] = DELIM,
+	[0x08] = DELIM, [0x09] = DELIM, [0x0a] = DELIM, [0x0b] = DELIM,
+	[0x0c] = DELIM, [0x0d] = DELIM, [0x0e] = DELIM, [0x0f] = DELIM,
+	[0x10] = DELIM, [0x11] = DELIM, [0x12] = DELIM, [0x13] = DELIM,
+	[0x14] = DELIM, [0x15] = DELIM, [0x16] = DELIM, [0x17] = DELIM,
+	[0x18] = DELIM, [0x19] = DELIM, [0x1a] = DELIM, [0x1b] = DELIM,
+	[0x1c] = DELIM, [0x1d] = DELIM, [0x1e] = DELIM, [0x1f] = DELIM,
+	[' '] = DELIM, ['"'] = DELIM, ['\''] = DELIM, ['<'] = DELIM,
+	['>'] = DELIM, ['`'] = DELIM, ['{'] = DELIM, ['}'] = DELIM,
+	['|'] = DELIM, ['\\'] = DELIM, ['^'] = DELIM, [0x7f] = DELIM,
+	[':'] = MARK, ['.'] = MARK,
 };
 
 static bool
@@ -121,15 +128,21 @@ sp__url_scan(struct sp__url *u, const uint8_t *p, size_t n, sp__url_fn fn,
     void *arg)
 {
 	size_t	i = 0, s;
+	uint8_t	mark;
 	int	rc;
 
 	while (i < n) {
 		s = i;
-		while (i < n && !url_delim[p[i]])
-			i++;
+		mark = 0;
+		while (i < n && url_delim[p[i]] != DELIM)
+			mark |= url_delim[p[i++]];
 		if (i == n)
 			return (carry(u, p + s, i - s, fn, arg));
 		/* p[i] ends a token. */
+		if (u->len == 0 && !u->skipping && mark == 0) {
+			i++;			/* a word: no ':' or '.' */
+			continue;
+		}
 		if (u->len > 0 || u->skipping) {
 			rc = carry(u, p + s, i - s, fn, arg);
 			if (rc == 0 && !u->skipping)
