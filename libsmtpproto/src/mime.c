@@ -545,8 +545,9 @@ begin_part(sp_mime_parser *m, uint64_t body_off, bool can_push)
 	body_reset(m);
 	m->line_off = body_off;
 	m->bare_seen = false;		/* once in the header, once after */
-	if (m->cb.on_part_begin != NULL &&
-	    (e = cb_rc(m->cb.on_part_begin(m->ud, &t->part))) != SP_E_OK)
+	if (m->cb.on_part_begin != NULL)
+		e = cb_rc(m->cb.on_part_begin(m->ud, &t->part));
+	if (e != SP_E_OK)
 		return (e);
 	if (t->part.kind != SP_MIME_MESSAGE || !can_push)
 		return (SP_E_OK);
@@ -785,29 +786,21 @@ boundary_hit(sp_mime_parser *m, size_t k, bool close, uint64_t line_off,
 }
 
 /*
- * One physical header line, p[0..n) with its line end when it has one;
- * total is its real length when it was cut.
+ * Strip the line end from *len and check the line: bare CR or LF, over
+ * 998 characters (RFC 5322 2.1.1), over the header block's byte limit.
  */
 static sp_err
-header_line(sp_mime_parser *m, const uint8_t *p, size_t n, uint64_t total,
-    uint64_t off)
+header_line_checks(sp_mime_parser *m, const uint8_t *p, size_t *len,
+    uint64_t total, uint64_t off)
 {
-	size_t	len = n, k;
-	long	b;
-	bool	close, lf;
+	bool	lf = *len > 0 && p[*len - 1] == '\n';
+	size_t	k;
 	sp_err	e;
 
-	b = boundary_match(m, p, n, &close);
-	if (b >= 0) {
-		e = begin_part(m, off, false);
-		return (e != SP_E_OK ? e : boundary_hit(m, (size_t)b, close,
-		    off, off + total));
-	}
-	lf = len > 0 && p[len - 1] == '\n';
-	len -= lf ? 1 : 0;
-	k = lf && len > 0 && p[len - 1] == '\r' ? 1 : 0;
-	len -= k;
-	e = bare_check(m, p, len, lf && k == 0, off);
+	*len -= lf ? 1 : 0;
+	k = lf && *len > 0 && p[*len - 1] == '\r' ? 1 : 0;
+	*len -= k;
+	e = bare_check(m, p, *len, lf && k == 0, off);
 	if (e == SP_E_OK && total - (lf ? 1 + k : 0) > LINE_MAX_5322)
 		e = anomaly(m, SP_ANOM_MIME_HEADER_TOO_LONG, off, NULL, 0);
 	if (e == SP_E_OK && total > m->lim.max_header_bytes - m->hdr_bytes &&
@@ -817,6 +810,29 @@ header_line(sp_mime_parser *m, const uint8_t *p, size_t n, uint64_t total,
 	}
 	m->hdr_bytes += (size_t)SP_MIN(total, m->lim.max_header_bytes -
 	    m->hdr_bytes);
+	return (e);
+}
+
+/*
+ * One physical header line, p[0..n) with its line end when it has one;
+ * total is its real length when it was cut.
+ */
+static sp_err
+header_line(sp_mime_parser *m, const uint8_t *p, size_t n, uint64_t total,
+    uint64_t off)
+{
+	size_t	len = n;
+	long	b;
+	bool	close;
+	sp_err	e;
+
+	b = boundary_match(m, p, n, &close);
+	if (b >= 0) {
+		e = begin_part(m, off, false);
+		return (e != SP_E_OK ? e : boundary_hit(m, (size_t)b, close,
+		    off, off + total));
+	}
+	e = header_line_checks(m, p, &len, total, off);
 	if (e != SP_E_OK)
 		return (e);
 	if (len == 0)				/* the blank line */

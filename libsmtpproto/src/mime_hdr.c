@@ -304,7 +304,8 @@ sections_join(struct sp__mime_scratch *s, const struct pvalue *pv,
 			e = unquote_add(&s->a, v, n, pv->sec[i].quoted);
 			continue;
 		}
-		if (i == 0 && (q = memchr(v, '\'', n)) != NULL) {
+		q = i == 0 ? memchr(v, '\'', n) : NULL;
+		if (q != NULL) {
 			*cs = v;
 			*cslen = (size_t)(q - v);
 			n -= (size_t)(q - v) + 1;

@@ -94,7 +94,10 @@ sp__has_word(const uint8_t *p, size_t n)
 {
 	const uint8_t	*q;
 
-	while (n > 1 && (q = memchr(p, '=', n - 1)) != NULL) {
+	while (n > 1) {
+		q = memchr(p, '=', n - 1);
+		if (q == NULL)
+			return (false);
 		if (q[1] == '?')
 			return (true);
 		n -= (size_t)(q - p) + 1;

@@ -182,8 +182,8 @@ check_case(const char *name)
 		return;
 	want = mlog_run(&lim, msg, len, NULL, 0, NULL);
 	snprintf(path, sizeof(path), DIR_GOLDEN "/%s.ref", name);
-	if (getenv("SP_UPDATE_GOLDEN") != NULL &&
-	    (f = fopen(path, "w")) != NULL) {
+	f = getenv("SP_UPDATE_GOLDEN") != NULL ? fopen(path, "w") : NULL;
+	if (f != NULL) {
 		fputs(want, f);
 		fclose(f);
 	}
