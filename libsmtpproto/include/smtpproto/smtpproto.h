@@ -7,6 +7,7 @@
  *   tcp.h      TCP stream reassembly (I/O-free)
  *   smtp.h     the SMTP dialogue push parser (I/O-free)
  *   mime.h     the message and MIME push parser (I/O-free)
+ *   hash.h     MD5/SHA-1/SHA-256 for part data (OpenSSL)
  * Shared: common.h, err.h, anomaly.h, limits.h.
  */
 #ifndef SMTPPROTO_H
@@ -20,6 +21,8 @@
 #include "capture.h"
 #include "tcp.h"
 #include "smtp.h"
+#include "mime.h"
+#include "hash.h"
 
 #define SP_VERSION	"0.1.0"
 
