@@ -28,6 +28,17 @@ struct srec {
 	int		 tls_offered, tls_started;
 	json_object	*tls_ts;
 	int		 tls_implicit;
+	/*
+	 * The last HELO/EHLO/LHLO sent and whether one was accepted: the
+	 * record's "helo" is the greeting the server accepted (2xx), so
+	 * an unanswered line (a STARTTLS injection, CVE-2011-0411, which
+	 * the 220 discards) cannot replace it.  Until a 2xx is seen (or
+	 * in a client-only capture) it is the last one sent.
+	 */
+	json_object	*helo_pend;
+	const char	*helo_pend_verb;
+	uint64_t	 helo_pend_seq;
+	int		 helo_accepted;
 	FILE		*eml, *partf;
 	char		 part_tmp[4096];
 	char		 uid[24];
@@ -252,14 +263,25 @@ dialogue_add(struct recorder *r, struct srec *s, json_object *item)
 }
 
 static void
+helo_set(struct srec *s)
+{
+	json_add(s->root, "helo", json_object_get(s->helo_pend));
+	json_add(s->root, "helo_verb", cstr(s->helo_pend_verb));
+}
+
+static void
 on_command(struct recorder *r, struct srec *s, const struct sp_smtp_command *c)
 {
 	switch (c->verb) {
 	case SP_SMTP_VERB_EHLO:
 	case SP_SMTP_VERB_HELO:
 	case SP_SMTP_VERB_LHLO:
-		json_add(s->root, "helo", str_json(&c->arg));
-		json_add(s->root, "helo_verb", cstr(sp_smtp_verb_name(c->verb)));
+		json_object_put(s->helo_pend);
+		s->helo_pend = str_json(&c->arg);
+		s->helo_pend_verb = sp_smtp_verb_name(c->verb);
+		s->helo_pend_seq = c->seq;
+		if (!s->helo_accepted)
+			helo_set(s);
 		break;
 	default:
 		break;
@@ -280,6 +302,11 @@ on_reply(struct recorder *r, struct srec *s, const struct sp_smtp_reply *rp)
 
 		json_add(g, "text", reply_text(rp));
 		json_add(s->root, "greeting", g);
+	}
+	if (rp->kind == SP_SMTP_REPLY_COMMAND && s->helo_pend != NULL &&
+	    rp->cmd_seq == s->helo_pend_seq && rp->code / 100 == 2) {
+		helo_set(s);
+		s->helo_accepted = 1;
 	}
 	if (r->o.dialogue)
 		dialogue_add(r, s, reply_item(s, rp));
@@ -825,6 +852,7 @@ srec_free(struct recorder *r, struct srec *s)
 	json_object_put(s->parts);
 	json_object_put(s->urls);
 	json_object_put(s->tls_ts);
+	json_object_put(s->helo_pend);
 	json_object_put(s->root);
 	json_object_put(s->msg);
 	json_object_put(s->part);
