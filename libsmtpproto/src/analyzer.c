@@ -555,7 +555,26 @@ hold(struct session *s, enum sp_dir dir, uint64_t off, const uint8_t *p,
 {
 	struct held_chunk	*c;
 
-	if (s->nchunks == HOLD_CHUNKS || n > HOLD_BYTES - s->hold_len)
+	if (n > HOLD_BYTES - s->hold_len)
+		return (0);
+	/*
+	 * Bytes that continue the last chunk's direction join it, so
+	 * the chunk limit counts turns of the conversation, not
+	 * segments: a peer writing a byte per segment (tiny segments,
+	 * interactive clients) must still be judged by its first
+	 * HOLD_BYTES.  The joined bytes keep the chunk's first time.
+	 */
+	if (s->nchunks > 0) {
+		c = &s->chunks[s->nchunks - 1];
+		if (c->dir == dir && c->off + c->len == off &&
+		    c->pos + c->len == s->hold_len) {
+			memcpy(s->hold + s->hold_len, p, n);
+			s->hold_len += n;
+			c->len += n;
+			return (1);
+		}
+	}
+	if (s->nchunks == HOLD_CHUNKS)
 		return (0);
 	c = &s->chunks[s->nchunks++];
 	c->dir = dir;

@@ -217,8 +217,15 @@ greeting(sp_smtp_parser *p, struct sp_smtp_reply *r, sp_err *e)
 	*e = SP_E_OK;
 	p->greeting_done = 1;
 	gcode = r->code == 220 || r->code == 421 || r->code == 554;
+	/*
+	 * Picked up without the handshake (opt.midstream), a 421 or 554
+	 * may as well close a session whose start was lost; only a 220
+	 * before any client command is taken as the greeting there.
+	 */
+	if (p->opt.midstream)
+		gcode = r->code == 220;
 	if ((f == NULL && gcode) || (f != NULL && r->code == 220 &&
-	    f->verb != SP_SMTP_VERB_STARTTLS)) {
+	    f->verb != SP_SMTP_VERB_STARTTLS && !p->opt.midstream)) {
 		r->kind = SP_SMTP_REPLY_GREETING;
 		p->info.greeting_code = r->code;
 		*e = emit_reply(p, r);
@@ -227,6 +234,8 @@ greeting(sp_smtp_parser *p, struct sp_smtp_reply *r, sp_err *e)
 	p->info.midstream = 1;
 	p->relaxed = 1;
 	p->relax_until = p->cmd_seq + 1;
+	if (p->opt.midstream)	/* the caller knew; tcp_midstream said so */
+		return (0);
 	*e = sp__smtp_anomaly(p, SP_ANOM_SMTP_MIDSTREAM, SP_DIR_SERVER,
 	    r->offset, "first server reply %d is not a greeting", r->code);
 	return (0);

@@ -186,8 +186,13 @@ sp_smtp_parser_set_options(sp_smtp_parser *p, const struct sp_smtp_options *o)
 		p->info.tls = 2;
 	}
 	if (o->midstream) {
+		/*
+		 * The TCP start was not seen, but the SMTP start may
+		 * still be (a capture that lost only the handshake):
+		 * greeting() takes a first 220 with no command queued
+		 * as the greeting and anything else as an answer.
+		 */
 		p->info.midstream = 1;
-		p->greeting_done = 1;	/* the first reply answers something */
 		p->relaxed = 1;
 		p->relax_until = 1;
 	}
