@@ -9,6 +9,7 @@ so every test ends with the same "N passed, N failed" line.
 import hashlib
 import json
 import os
+import struct
 import subprocess
 import sys
 
@@ -160,3 +161,58 @@ def strip_angle(a):
 def session_key(rec):
     """Client port of a record (sessions of a case differ by it)."""
     return rec["flow"]["client"]["port"]
+
+
+def _csum(data):
+    if len(data) % 2:
+        data += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
+    while s >> 16:
+        s = (s & 0xffff) + (s >> 16)
+    return ~s & 0xffff
+
+
+def craft_pcap(path, exchanges, cport=40001, sport=25, seg=1400):
+    """Write an Ethernet/IPv4 pcap of one TCP session on 127.0.0.1:
+    handshake, then each (dir, bytes) of exchanges ('c' client, 's'
+    server) in segments of at most seg bytes, each acked, then FIN
+    both ways.  For tests that need a session no server would hold
+    (hostile MIME file names)."""
+    cip, sip = bytes([127, 0, 0, 1]), bytes([127, 0, 0, 2])
+    seq = {"c": 1000, "s": 5000}
+    ts = [1700000000.0]
+    pkts = []
+
+    def pkt(d, flags, payload=b""):
+        src, dst = (cip, sip) if d == "c" else (sip, cip)
+        sp, dp = (cport, sport) if d == "c" else (sport, cport)
+        o = "s" if d == "c" else "c"
+        ack = seq[o] if flags & 0x10 else 0
+        tcp = struct.pack("!HHIIBBHHH", sp, dp, seq[d], ack, 5 << 4, flags,
+                          65535, 0, 0) + payload
+        pseudo = src + dst + struct.pack("!BBH", 0, 6, len(tcp))
+        tcp = tcp[:16] + struct.pack("!H", _csum(pseudo + tcp)) + tcp[18:]
+        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 0, 0x4000,
+                         64, 6, 0, src, dst)
+        ip = ip[:10] + struct.pack("!H", _csum(ip)) + ip[12:]
+        fr = b"\0\0\0\0\0\2" + b"\0\0\0\0\0\1" + b"\x08\x00" + ip + tcp
+        ts[0] += 0.001
+        sec = int(ts[0])
+        pkts.append(struct.pack("<IIII", sec, int((ts[0] - sec) * 1e6),
+                                len(fr), len(fr)) + fr)
+        seq[d] = (seq[d] + len(payload) + (1 if flags & 0x03 else 0)) \
+            & 0xffffffff
+
+    pkt("c", 0x02)
+    pkt("s", 0x12)
+    pkt("c", 0x10)
+    for d, data in exchanges:
+        for i in range(0, len(data), seg):
+            pkt(d, 0x18, data[i:i + seg])
+            pkt("s" if d == "c" else "c", 0x10)
+    pkt("c", 0x11)
+    pkt("s", 0x11)
+    pkt("c", 0x10)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 65535, 1))
+        f.write(b"".join(pkts))

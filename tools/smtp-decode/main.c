@@ -145,23 +145,33 @@ int
 main(int argc, char **argv)
 {
 	struct decode_opts	o;
-	int			c, rc;
+	int			c, rc, li;
 
 	memset(&o, 0, sizeof(o));
 	o.progress = 1;
 	sp_analyzer_options_default(&o.an);
+	li = -1;
 	while ((c = getopt_long(argc, argv, "o:f:i:Z:s:B:hV", longopts,
-	    NULL)) != -1) {
+	    &li)) != -1) {
 		if ((rc = option(&o, c, optarg)) == -1)
 			return (0);
 		if (rc != 0) {
-			if (c != '?')
+			/*
+			 * Name the option, not argv[optind - 1]: that is the
+			 * value itself for "--format xml" (two words).
+			 */
+			if (c != '?' && li >= 0)
 				fprintf(stderr, "smtp-decode: bad value for "
-				    "option %s: %s\n", argv[optind - 1],
+				    "option --%s: '%s'\n", longopts[li].name,
+				    optarg != NULL ? optarg : "");
+			else if (c != '?')
+				fprintf(stderr, "smtp-decode: bad value for "
+				    "option -%c: '%s'\n", c,
 				    optarg != NULL ? optarg : "");
 			usage(stderr);
 			return (2);
 		}
+		li = -1;
 	}
 	if ((o.iface == NULL) == (optind == argc)) {
 		fprintf(stderr, "smtp-decode: give capture files or -i IFACE "
