@@ -274,6 +274,31 @@ def check_hostile(r, tmp):
             "hostile names: only digest- and uid-named files", repr(files))
 
 
+def check_one_sided(r, tmp):
+    """Regression: a client-only capture (no replies) with two
+    messages.  No transaction can end before the session does, so the
+    first message waits while the second is read; both must be in the
+    record, each with its own transaction (record.c once kept one
+    waiting message and dropped the first)."""
+    msgs = [b"Subject: one\r\n\r\nfirst\r\n", b"Subject: two\r\n\r\n2nd\r\n"]
+    ex = [("c", b"EHLO c.example.test\r\n")]
+    for i, m in enumerate(msgs):
+        ex += [("c", b"MAIL FROM:<a%d@example.test>\r\n" % i),
+               ("c", b"RCPT TO:<b@example.test>\r\n"), ("c", b"DATA\r\n"),
+               ("c", m + b".\r\n")]
+    ex.append(("c", b"QUIT\r\n"))
+    pcap = os.path.join(tmp, "oneside.pcap")
+    dl.craft_pcap(pcap, ex)
+    rc, recs, err = dl.records([pcap])
+    got = [(t.get("mail_from", {}).get("address"),
+            t.get("message", {}).get("sha256")) for x in recs
+           for t in x["transactions"]]
+    want = [("a%d@example.test" % i, dl.sha256(m)) for i, m in
+            enumerate(msgs)]
+    r.check(rc == 0 and got == want, "client-only capture: both messages "
+            "kept, each with its envelope", repr(got))
+
+
 def check_ports(r):
     port = dl.load_truth("basic")["sessions"][0]["server"][1]
     _, recs, _ = dl.records(["--no-content-detection", cap("basic")])
@@ -335,6 +360,7 @@ def main():
         check_stats(r)
         check_extract(r, tmp)
         check_hostile(r, tmp)
+        check_one_sided(r, tmp)
         check_ports(r)
         check_secrets(r)
         check_help(r)

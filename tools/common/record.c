@@ -17,8 +17,23 @@
 #include "jsonutil.h"
 #include "record.h"
 
+/*
+ * Finished messages waiting for their transaction, at most this many
+ * per session: past it the oldest goes into the record at once as an
+ * orphan (still reported, only without its envelope).
+ */
+#define MAX_PARKED_MSGS	64
+
 struct srec {
 	json_object	*root, *txs, *dialogue, *anoms, *auths, *caps;
+	/*
+	 * Finished messages by transaction number ("%llu" keys, in
+	 * order).  Several can wait: without server replies (a one-sided
+	 * capture) no transaction ends before the session does, and the
+	 * next message begins long before that.
+	 */
+	json_object	*parked;
+	size_t		 nparked;
 	size_t		 nanoms, anoms_dropped;
 	uint32_t	*cmd_index;	/* command seq -> dialogue index */
 	size_t		 ncmd_index;
@@ -466,6 +481,70 @@ outcome(const struct sp_smtp_transaction *t)
 	return ("unknown");
 }
 
+/* --- Finished messages waiting for their transaction. --- */
+
+static void
+txn_key(char *buf, size_t len, uint64_t txn)
+{
+	snprintf(buf, len, "%llu", (unsigned long long)txn);
+}
+
+/* The finished message of transaction txn, taken out, or NULL. */
+static json_object *
+unpark_message(struct srec *s, uint64_t txn)
+{
+	json_object	*m;
+	char		 key[24];
+
+	txn_key(key, sizeof(key), txn);
+	if (s->parked == NULL ||
+	    !json_object_object_get_ex(s->parked, key, &m))
+		return (NULL);
+	json_object_get(m);
+	json_object_object_del(s->parked, key);
+	s->nparked--;
+	return (m);
+}
+
+/* A message whose transaction never ended still belongs in the record. */
+static void
+adopt_orphan(struct srec *s, uint64_t txn, json_object *msg)
+{
+	json_object	*tx = json_object_new_object();
+
+	json_add(tx, "index", json_object_new_uint64(txn));
+	json_add(tx, "rcpt_to", json_object_new_array());
+	json_add(tx, "outcome", cstr("unknown"));
+	json_add(tx, "message", msg);
+	json_object_array_add(s->txs, tx);
+}
+
+/* The message just finished waits for its transaction. */
+static void
+park_message(struct srec *s)
+{
+	char	key[24];
+
+	if (s->parked == NULL)
+		s->parked = json_object_new_object();
+	if (s->nparked == MAX_PARKED_MSGS) {
+		json_object_object_foreach(s->parked, k, v) {
+			uint64_t	txn = strtoull(k, NULL, 10);
+
+			(void)v;
+			adopt_orphan(s, txn, unpark_message(s, txn));
+			break;
+		}
+	}
+	txn_key(key, sizeof(key), s->msg_txn);
+	/* A number seen twice replaces the older message (never expected). */
+	if (json_object_object_get_ex(s->parked, key, NULL))
+		s->nparked--;
+	json_object_object_add(s->parked, key, s->msg);
+	s->nparked++;
+	s->msg = NULL;
+}
+
 static json_object *
 rcpt_json(const struct sp_smtp_rcpt *rc)
 {
@@ -512,14 +591,12 @@ on_transaction(struct srec *s, const struct sp_smtp_transaction *t)
 	if (t->queue_id.len > 0)
 		json_add(o, "queue_id", str_json(&t->queue_id));
 	json_add(o, "outcome", cstr(outcome(t)));
-	if (s->msg != NULL && s->msg_txn == t->seq) {
-		json_add(o, "message", s->msg);
-		s->msg = NULL;
-	}
+	json_add(o, "message", unpark_message(s, t->seq));
 	json_object_array_add(s->txs, o);
 }
 
 /* --- Messages, headers, parts. --- */
+
 
 static void
 on_message_begin(struct recorder *r, struct srec *s)
@@ -757,6 +834,7 @@ on_message_end(struct recorder *r, struct srec *s,
 	json_add(s->msg, "urls", s->urls);
 	s->headers = s->parts = s->urls = NULL;
 	s->msg_txn = m->txn_seq;
+	park_message(s);
 }
 
 static json_object *
@@ -855,25 +933,27 @@ srec_free(struct recorder *r, struct srec *s)
 	json_object_put(s->helo_pend);
 	json_object_put(s->root);
 	json_object_put(s->msg);
+	json_object_put(s->parked);
 	json_object_put(s->part);
 	free(s->cmd_index);
 	free(s);
 }
 
-/* A message whose transaction never ended still belongs in the record. */
 static void
-adopt_orphan_message(struct srec *s)
+adopt_orphan_messages(struct srec *s)
 {
-	json_object	*tx;
+	uint64_t	txn;
 
-	if (s->msg == NULL)
-		return;
-	tx = json_object_new_object();
-	json_add(tx, "index", json_object_new_uint64(s->msg_txn));
-	json_add(tx, "rcpt_to", json_object_new_array());
-	json_add(tx, "outcome", cstr("unknown"));
-	json_add(tx, "message", s->msg);
-	json_object_array_add(s->txs, tx);
+	while (s->nparked > 0) {
+		json_object_object_foreach(s->parked, key, val) {
+			txn = strtoull(key, NULL, 10);
+			adopt_orphan(s, txn, unpark_message(s, txn));
+			break;
+		}
+		(void)val;
+	}
+	if (s->msg != NULL)
+		adopt_orphan(s, s->msg_txn, s->msg);
 	s->msg = NULL;
 }
 
@@ -883,7 +963,7 @@ session_end(struct recorder *r, struct srec *s, const struct sp_event *ev)
 	const struct sp_tcp_flow	*f = ev->flow;
 	json_object			*flow, *st;
 
-	adopt_orphan_message(s);
+	adopt_orphan_messages(s);
 	tls_finish(s);
 	json_add(s->root, "ts_end", json_ts(f->last_ts));
 	if (json_object_object_get_ex(s->root, "flow", &flow))
