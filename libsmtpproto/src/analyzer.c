@@ -29,6 +29,7 @@ struct held_chunk {
 	sp_ts		ts;
 	uint64_t	off;
 	size_t		pos, len;	/* in hold */
+	uint64_t	gap;		/* > 0: a gap of this many bytes */
 };
 
 struct held_anomaly {
@@ -532,6 +533,28 @@ feed(struct session *s, enum sp_dir dir, sp_ts ts, const uint8_t *p,
 	return (e);
 }
 
+/* A gap, once the flow is SMTP: to the consumer and the parsers. */
+static sp_err
+gap_feed(struct session *s, enum sp_dir dir, uint64_t off, uint64_t n,
+    sp_ts ts)
+{
+	struct sp_event	 ev = { .kind = SP_EV_GAP, .dir = dir, .ts = ts,
+	    .offset = off };
+	sp_err		 e;
+
+	ev.u.gap = n;
+	if (emit(s, &ev) != 0)
+		return (SP_E_CALLBACK);
+	s->ts = ts;
+	if (dir == SP_DIR_CLIENT && s->mime != NULL &&
+	    mime_result(s, sp_mime_parser_gap(s->mime, n)) != 0)
+		return (SP_E_CALLBACK);
+	e = sp_smtp_parser_gap(s->smtp, dir, ts, n);
+	if (e == SP_E_CALLBACK && s->an->err != SP_E_OK)
+		return (s->an->err);
+	return (e);
+}
+
 /* Replay what was held while undecided, in the order it came. */
 static sp_err
 replay_held(struct session *s)
@@ -540,7 +563,10 @@ replay_held(struct session *s)
 		struct held_chunk	*c = &s->chunks[i];
 		sp_err			 e;
 
-		e = feed(s, c->dir, c->ts, s->hold + c->pos, c->len);
+		if (c->gap > 0)
+			e = gap_feed(s, c->dir, c->off, c->gap, c->ts);
+		else
+			e = feed(s, c->dir, c->ts, s->hold + c->pos, c->len);
 		if (e != SP_E_OK)
 			return (e);
 	}
@@ -566,7 +592,7 @@ hold(struct session *s, enum sp_dir dir, uint64_t off, const uint8_t *p,
 	 */
 	if (s->nchunks > 0) {
 		c = &s->chunks[s->nchunks - 1];
-		if (c->dir == dir && c->off + c->len == off &&
+		if (c->dir == dir && c->gap == 0 && c->off + c->len == off &&
 		    c->pos + c->len == s->hold_len) {
 			memcpy(s->hold + s->hold_len, p, n);
 			s->hold_len += n;
@@ -582,38 +608,77 @@ hold(struct session *s, enum sp_dir dir, uint64_t off, const uint8_t *p,
 	c->off = off;
 	c->pos = s->hold_len;
 	c->len = n;
+	c->gap = 0;
 	memcpy(s->hold + s->hold_len, p, n);
 	s->hold_len += n;
 	return (1);
 }
 
-/* Gather what one direction sent, among the bytes held. */
+/* Hold a gap in its place among the bytes; returns 0 if full. */
+static int
+hold_gap(struct session *s, enum sp_dir dir, uint64_t off, uint64_t n,
+    sp_ts ts)
+{
+	struct held_chunk	*c;
+
+	if (s->nchunks == HOLD_CHUNKS)
+		return (0);
+	c = &s->chunks[s->nchunks++];
+	c->dir = dir;
+	c->ts = ts;
+	c->off = off;
+	c->pos = s->hold_len;
+	c->len = 0;
+	c->gap = n;
+	return (1);
+}
+
+/*
+ * Gather what one direction sent first, among the bytes held: up to
+ * its first gap (*cut set), as bytes after a gap are no first bytes.
+ */
 static size_t
-gather(const struct session *s, enum sp_dir dir, uint8_t *buf)
+gather(const struct session *s, enum sp_dir dir, uint8_t *buf, int *cut)
 {
 	size_t	n = 0;
 
+	*cut = 0;
 	for (size_t i = 0; i < s->nchunks; i++) {
 		if (s->chunks[i].dir != dir)
 			continue;
+		if (s->chunks[i].gap > 0) {
+			*cut = 1;
+			break;
+		}
 		memcpy(buf + n, s->hold + s->chunks[i].pos, s->chunks[i].len);
 		n += s->chunks[i].len;
 	}
 	return (n);
 }
 
-/* Either side saying yes wins; otherwise either saying no. */
+/*
+ * Either side saying yes wins; otherwise either saying no.  A side's
+ * first bytes end at its first gap, or at the flow's end (at_end): the
+ * server's line ends there (a greeting cut by the snap length still
+ * names SMTP), and a side cut undecided can tell no more; when both
+ * are, it is no.
+ */
 static enum verdict
-judge_held(const struct session *s)
+judge_held(const struct session *s, int at_end)
 {
-	uint8_t		buf[HOLD_BYTES];
+	uint8_t		buf[HOLD_BYTES + 1];
+	size_t		n;
+	int		ccut, vcut;
 	enum verdict	c, v;
 
-	c = judge(SP_DIR_CLIENT, buf, gather(s, SP_DIR_CLIENT, buf));
-	v = judge(SP_DIR_SERVER, buf, gather(s, SP_DIR_SERVER, buf));
+	c = judge(SP_DIR_CLIENT, buf, gather(s, SP_DIR_CLIENT, buf, &ccut));
+	n = gather(s, SP_DIR_SERVER, buf, &vcut);
+	if ((vcut || at_end) && n > 0)
+		buf[n++] = '\n';
+	v = judge(SP_DIR_SERVER, buf, n);
 	if (c == SMTP_YES || v == SMTP_YES)
 		return (SMTP_YES);
-	if (c == SMTP_NO || v == SMTP_NO)
+	if (c == SMTP_NO || v == SMTP_NO || (ccut && vcut))
 		return (SMTP_NO);
 	return (UNDECIDED);
 }
@@ -677,7 +742,7 @@ undecided_data(struct session *s, enum sp_dir dir, uint64_t off,
 		s->verdict = SMTP_NO;
 		return (SP_E_OK);
 	}
-	v = judge_held(s);
+	v = judge_held(s, 0);
 	if (v == SMTP_NO)
 		s->verdict = SMTP_NO;
 	if (v != SMTP_YES)
@@ -709,27 +774,32 @@ tcp_gap(void *ud, struct sp_tcp_flow *f, enum sp_dir dir, uint64_t off,
     uint64_t n, sp_ts ts)
 {
 	struct session	*s = f->user;
-	struct sp_event	 ev = { .kind = SP_EV_GAP, .dir = dir, .ts = ts,
-	    .offset = off };
+	enum verdict	 v;
 	sp_err		 e;
 
 	(void)ud;
-	/* A gap before the verdict: too little to judge by; give up. */
-	if (s->verdict == UNDECIDED)
-		s->verdict = SMTP_NO;
 	if (s->verdict == SMTP_NO)
 		return (0);
-	ev.u.gap = n;
-	if (emit(s, &ev) != 0)
-		return (1);
-	s->ts = ts;
-	if (dir == SP_DIR_CLIENT && s->mime != NULL &&
-	    mime_result(s, sp_mime_parser_gap(s->mime, n)) != 0)
-		return (1);
-	e = sp_smtp_parser_gap(s->smtp, dir, ts, n);
-	if (e == SP_E_CALLBACK && s->an->err != SP_E_OK)
-		return (1);
-	return (e == SP_E_OK ? 0 : fail(s, e));
+	if (s->verdict == SMTP_YES) {
+		e = gap_feed(s, dir, off, n, ts);
+		return (e == SP_E_OK ? 0 : fail(s, e));
+	}
+	/*
+	 * Before the verdict the gap is held in its place: the bytes
+	 * before it may still tell (a greeting cut short), or the other
+	 * side's first bytes may.
+	 */
+	if (!hold_gap(s, dir, off, n, ts) ||
+	    (v = judge_held(s, 0)) == SMTP_NO) {
+		s->verdict = SMTP_NO;
+		return (0);
+	}
+	if (v == UNDECIDED)
+		return (0);
+	if ((e = session_start(s)) != SP_E_OK ||
+	    (e = replay_held(s)) != SP_E_OK)
+		return (fail(s, e));
+	return (0);
 }
 
 static int
@@ -763,8 +833,9 @@ tcp_flow_end(void *ud, struct sp_tcp_flow *f, enum sp_flow_end why)
 	int			 rc = 0;
 
 	(void)ud;
+	/* The flow's end ends the server's last line, as a gap does. */
 	if (s->verdict == UNDECIDED && s->nchunks > 0 &&
-	    judge_held(s) == SMTP_YES) {
+	    judge_held(s, 1) == SMTP_YES) {
 		if ((e = session_start(s)) == SP_E_OK)
 			e = replay_held(s);
 	}

@@ -542,6 +542,17 @@ flow_packet(sp_tcp_reasm *r, struct tcp_flow *f, const struct sp_packet *pkt,
 	}
 	if (pkt->flags & SP_TCP_SYN)
 		syn_step(f, d, pkt);
+	/*
+	 * The ACK before the payload: if it shows a hole in the other
+	 * direction, this segment's data waits for that hole
+	 * (sp__tcp_stream_add), keeping each reply after its command.
+	 */
+	if (pkt->flags & SP_TCP_ACK) {
+		ack_step(f, d, pkt);
+		e = sp__tcp_stream_ack_check(r, f, (enum sp_dir)!d);
+		if (e != SP_E_OK)
+			return (e);
+	}
 	e = payload_step(r, f, d, pkt);
 	if (e == SP_E_OK && (pkt->flags & SP_TCP_FIN))
 		e = fin_step(r, f, d, pkt);

@@ -440,18 +440,34 @@ sp__tcp_stream_add(sp_tcp_reasm *r, struct tcp_flow *f, enum sp_dir d,
 {
 	struct tcp_half	*h = &f->h[d];
 	struct overlap	 o = { UINT64_MAX, 0, 0, 0 };
+	int		 held;
 	sp_err		 e = SP_E_OK;
 
 	if (n == 0)
 		return (SP_E_OK);
-	if (off == h->next && h->segs == NULL)
+	/*
+	 * Direction d has acknowledged bytes of the other direction that
+	 * are not in yet (a hole in grace, sp__tcp_stream_ack_check):
+	 * what d sends now answers them, so it waits, buffered, until
+	 * the hole fills or is declared a gap.  Delivered at once, a
+	 * server reply would reach the parser before the command it
+	 * answers.  Only within the buffer limits; past them d's data
+	 * flows in capture order as before.
+	 */
+	held = f->h[!d].grace_on &&
+	    n <= r->lim.tcp_flow_buffer - f->buffered &&
+	    n <= r->lim.tcp_total_buffer - r->st.buffered;
+	if (!held && h->segs != NULL && h->segs->off <= h->next &&
+	    (e = drain(r, f, d)) != SP_E_OK)
+		return (e);
+	if (off == h->next && h->segs == NULL && !held)
 		return (deliver(r, f, d, p, n));	/* the fast path */
 	trim_delivered(r, h, &o, &off, &p, &n);
 	if (n > 0 && off > h->next) {
 		e = make_room(r, f, d, off, n);
 		trim_delivered(r, h, &o, &off, &p, &n);
 	}
-	if (e == SP_E_OK && n > 0 && off == h->next)
+	if (e == SP_E_OK && n > 0 && off == h->next && !held)
 		e = merge_in_order(r, f, d, &o, off, p, n);
 	else if (e == SP_E_OK && n > 0)
 		e = merge_out_of_order(r, f, d, &o, off, p, n);
@@ -474,7 +490,9 @@ sp__tcp_stream_check_cut(sp_tcp_reasm *r, struct tcp_flow *f, enum sp_dir d)
 	sp_err		 e;
 
 	while (h->next >= h->cut_lo && h->next < h->cut_hi) {
-		if (h->segs == NULL && !(h->has_fin && h->fin_off > h->next))
+		/* The peer's ACK past next is news from beyond, too. */
+		if (h->segs == NULL && !(h->has_fin && h->fin_off > h->next) &&
+		    sp__tcp_acked_limit(h) <= h->next)
 			return (SP_E_OK);
 		target = h->cut_hi;
 		if (h->segs != NULL && h->segs->off < target)
@@ -484,6 +502,25 @@ sp__tcp_stream_check_cut(sp_tcp_reasm *r, struct tcp_flow *f, enum sp_dir d)
 			return (e);
 	}
 	return (SP_E_OK);
+}
+
+/*
+ * Whether buffered segments hold every byte from next up to end: then
+ * the peer acknowledged no hole, only bytes held back (see
+ * sp__tcp_stream_add), and waiting for them would hold both sides.
+ */
+static int
+buffered_to(const struct tcp_half *h, uint64_t end)
+{
+	uint64_t		 pos = h->next;
+	const struct tcp_seg	*s;
+
+	for (s = h->segs; s != NULL && pos < end; s = s->next) {
+		if (s->off > pos)
+			break;
+		pos = SP_MAX(pos, s->off + s->len);
+	}
+	return (pos >= end);
 }
 
 /*
@@ -497,12 +534,16 @@ sp_err
 sp__tcp_stream_ack_check(sp_tcp_reasm *r, struct tcp_flow *f, enum sp_dir d)
 {
 	struct tcp_half	*h = &f->h[d];
-	uint64_t	 acked = sp__tcp_acked_limit(h);
+	uint64_t	 acked;
 	sp_err		 e;
 
-	if (acked <= h->next) {
+	/* Cut bytes are not coming: no grace, nothing held for them. */
+	if ((e = sp__tcp_stream_check_cut(r, f, d)) != SP_E_OK)
+		return (e);
+	acked = sp__tcp_acked_limit(h);
+	if (acked <= h->next || buffered_to(h, acked)) {
 		h->grace_on = 0;
-		return (SP_E_OK);
+		return (drain(r, f, !d));	/* what the peer held back */
 	}
 	if (!h->grace_on || h->next >= h->grace_ack) {
 		h->grace_on = 1;
@@ -519,8 +560,9 @@ sp__tcp_stream_ack_check(sp_tcp_reasm *r, struct tcp_flow *f, enum sp_dir d)
 		h->grace_on = 1;
 		h->grace_ack = sp__tcp_acked_limit(h);
 		h->grace_since = f->npkts;
+		return (SP_E_OK);
 	}
-	return (SP_E_OK);
+	return (drain(r, f, !d));
 }
 
 /*

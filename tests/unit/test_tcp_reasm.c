@@ -247,6 +247,9 @@ test_dropped_segment(void)
 /*
  * The capture shows the server's ACK of 30 before segment 10-20 (as
  * an "any" capture may): reassembly must wait, not declare a gap.
+ * The server's "250 ok" acknowledges the client's bytes up to 30, so
+ * it is held back and delivered after them: a reply never reaches the
+ * parser before what it answers.
  */
 static void
 test_ack_before_data(void)
@@ -272,9 +275,9 @@ test_ack_before_data(void)
 	FEED(r, tseg(&e, S, "FA", SSEQ(8), CSEQ(31), NULL, MS(10)));
 	CHECK_STREQ(ev_text(&l),
 	    "data #1 C 0+10 \"AAAAAAAAAA\"\n"
-	    "data #1 S 0+8 \"250 ok\\r\\n\"\n"
 	    "data #1 C 10+10 \"BBBBBBBBBB\"\n"
 	    "data #1 C 20+10 \"CCCCCCCCCC\"\n"
+	    "data #1 S 0+8 \"250 ok\\r\\n\"\n"
 	    "end #1 fin\n");
 	sp_tcp_reasm_free(r);
 	ev_free(&l);
