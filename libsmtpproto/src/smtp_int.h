@@ -40,6 +40,7 @@ struct half {
 	int		 started;	/* a line is being built */
 	int		 truncated;	/* it overflowed max_line */
 	int		 skipping;	/* after a gap: drop up to next LF */
+	int		 skip_fresh;	/* and no byte seen since the gap */
 };
 
 /* A line handed from the line stage to a state step. */

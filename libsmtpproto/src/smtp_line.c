@@ -4,7 +4,26 @@
  * on as a slice of it; only a line that crosses a feed boundary is
  * copied, into a buffer capped at lim.max_line.
  */
+#include <ctype.h>
+
 #include "smtp_int.h"
+
+/*
+ * The first bytes after a gap, up to an LF: a whole command (client)
+ * or reply line (server) is taken, not dropped.  A gap ends where a
+ * segment began and peers write whole lines, so such a line most
+ * often is one; anything else is dropped up to its LF.
+ */
+static int
+whole_line_after_gap(const sp_smtp_parser *p, const struct half *h,
+    const uint8_t *s, size_t n)
+{
+	n = sp__smtp_trim_eol(s, n);
+	if (h == &p->h[SP_DIR_CLIENT])
+		return (sp__smtp_looks_like_command(s, n));
+	return (n >= 3 && s[0] >= '2' && s[0] <= '5' && isdigit(s[1]) &&
+	    isdigit(s[2]) && (n == 3 || s[3] == ' ' || s[3] == '-'));
+}
 
 /*
  * Take bytes up to and including the next LF.  Returns 1 with *out set
@@ -26,10 +45,13 @@ sp__smtp_line_take(sp_smtp_parser *p, struct half *h, const uint8_t *buf,
 
 	*used = n;
 	*err = SP_E_OK;
-	if (h->skipping) {
+	if (h->skipping && !(lf != NULL && h->skip_fresh &&
+	    whole_line_after_gap(p, h, buf, n))) {
 		h->skipping = (lf == NULL);
+		h->skip_fresh = 0;
 		return (0);
 	}
+	h->skipping = h->skip_fresh = 0;
 	if (!h->started) {
 		h->started = 1;
 		h->line_off = h->off;

@@ -297,6 +297,14 @@ sp__smtp_match_reply(sp_smtp_parser *p, struct sp_smtp_reply *r)
 		return (e);
 	if ((f = sp__smtp_front(p)) == NULL || r->code == 0)
 		return (unmatched(p, r));
+	/*
+	 * After a gap a reply may answer a command that was lost.  DATA
+	 * is never answered 2xx (RFC 5321 4.3.2: 354 or an error), so
+	 * such a reply belongs to something lost, not to the DATA.
+	 */
+	if (p->relaxed && f->verb == SP_SMTP_VERB_DATA && !f->data_end &&
+	    r->code / 100 == 2)
+		return (unmatched(p, r));
 	r->cmd_verb = f->verb;
 	r->cmd_seq = f->seq;
 	if (r->code == 334 && f->verb == SP_SMTP_VERB_AUTH && !f->data_end) {

@@ -407,6 +407,7 @@ line_gap(sp_smtp_parser *p, enum sp_dir dir, uint64_t n)
 
 	sp__smtp_line_reset(h);
 	h->skipping = 1;
+	h->skip_fresh = 1;
 	p->relaxed = 1;
 	p->relax_until = p->cmd_seq + 1;
 	return (sp__smtp_anomaly(p, SP_ANOM_SMTP_GAP, dir, h->off,
