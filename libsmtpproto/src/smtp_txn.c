@@ -390,13 +390,21 @@ sp_err
 sp__smtp_txn_final(sp_smtp_parser *p, struct txn *t,
     const struct sp_smtp_reply *r)
 {
-	size_t	n = r->nlines > 0 ? r->lines[0].len : 0;
+	/*
+	 * The last line kept: in a multi-line final reply it carries the
+	 * verdict and the queue id (Exim after BDAT LAST: "250- 4404
+	 * byte chunk, total 4404" then "250 OK id=..."), as Zeek's
+	 * last_reply shows.
+	 */
+	const struct sp_smtp_str *l = r->nlines > 0 ?
+	    &r->lines[r->nlines - 1] : NULL;
+	size_t	n = l != NULL ? l->len : 0;
 
 	t->final_code = r->code;
 	t->final_enh = r->enhanced;
 	t->final_off = t->str.len;
 	t->final_len = 0;
-	if (n > 0 && keep(&t->str, r->lines[0].p, n, &t->final_len) != SP_E_OK)
+	if (n > 0 && keep(&t->str, l->p, n, &t->final_len) != SP_E_OK)
 		return (SP_E_NOMEM);
 	t->ts_end = r->ts;
 	p->last_final_txn = t->seq;
