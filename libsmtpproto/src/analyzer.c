@@ -500,7 +500,12 @@ session_start(struct session *s)
 	if (e != SP_E_OK)
 		return (e);
 	o.show_secrets = s->an->opts.show_secrets;
-	o.implicit_tls = s->flow->server_port == 465;
+	/*
+	 * No implicit_tls for port 465: the parser sees a TLS record
+	 * (first byte 0x16) from the first byte anyway and says so
+	 * (tls.implicit), while a plaintext session on 465 (seen in the
+	 * field: suricata-verify smtp-errors) would be lost unread.
+	 */
 	o.midstream = !s->flow->handshake;
 	if ((e = sp_smtp_parser_set_options(s->smtp, &o)) != SP_E_OK)
 		return (e);
