@@ -199,14 +199,23 @@ sp_smtp_parser_set_options(sp_smtp_parser *p, const struct sp_smtp_options *o)
 	return (SP_E_OK);
 }
 
-/* TLS from the very first byte (port 465, RFC 8314 3.3). */
+/*
+ * TLS from the very first byte (port 465, RFC 8314 3.3), seen in
+ * direction dir.  Only that side turns to TLS: a server answering a
+ * ClientHello with a plaintext greeting (a client guessing TLS) is
+ * still read; its own first TLS record turns it.  Reported once.
+ */
 static sp_err
-implicit_tls(sp_smtp_parser *p)
+implicit_tls(sp_smtp_parser *p, enum sp_dir dir)
 {
 	struct sp_smtp_tls	t;
 
-	sp__smtp_set_cstate(p, C_TLS);
-	p->sst = S_TLS;
+	if (dir == SP_DIR_CLIENT)
+		sp__smtp_set_cstate(p, C_TLS);
+	else
+		p->sst = S_TLS;
+	if (p->info.tls == 2)
+		return (SP_E_OK);
 	p->info.tls = 2;
 	if (p->cb.on_tls == NULL)
 		return (SP_E_OK);
@@ -223,8 +232,9 @@ implicit_tls(sp_smtp_parser *p)
 static sp_err
 tls_record(sp_smtp_parser *p, enum sp_dir dir)
 {
-	if (p->info.commands == 0 && p->info.replies == 0 && !p->rep.active)
-		return (implicit_tls(p));
+	if (p->info.tls == 2 ||
+	    (p->info.commands == 0 && p->info.replies == 0 && !p->rep.active))
+		return (implicit_tls(p, dir));
 	if (dir == SP_DIR_CLIENT && p->starttls_pending) {
 		sp__smtp_set_cstate(p, C_TLS);	/* ClientHello before 220 */
 		return (SP_E_OK);
