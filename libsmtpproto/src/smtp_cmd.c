@@ -395,6 +395,13 @@ parse_bdat(const uint8_t *s, size_t n, uint64_t *size, int *last)
 			return (0);
 		*size = *size * 10 + (uint64_t)(s[i] - '0');
 	}
+	/*
+	 * Servers read the size into a signed 64-bit number (Postfix's
+	 * off_t, Zeek's int64): beyond INT64_MAX they answer 521 5.5.4
+	 * and read the next bytes as commands, so no chunk follows.
+	 */
+	if (*size > (uint64_t)INT64_MAX)
+		return (0);
 	while (i < n && s[i] == ' ')
 		i++;
 	if (i == n)
