@@ -299,6 +299,46 @@ def check_one_sided(r, tmp):
             "kept, each with its envelope", repr(got))
 
 
+def session(tmp, name, ex, sport=25):
+    pcap = os.path.join(tmp, name + ".pcap")
+    dl.craft_pcap(pcap, ex, sport=sport)
+    return dl.records(["--dialogue", pcap])
+
+
+def check_regressions(r, tmp):
+    """Crafted sessions for bugs these tests found (see each note)."""
+    hello = [("s", b"220 mx.example.test ESMTP\r\n"),
+             ("c", b"EHLO c.example.test\r\n"), ("s", b"250 mx\r\n"),
+             ("c", b"MAIL FROM:<a@example.test>\r\n"), ("s", b"250 ok\r\n"),
+             ("c", b"RCPT TO:<b@example.test>\r\n"), ("s", b"250 ok\r\n")]
+    # Port 465 used to force implicit TLS: a plaintext session there was
+    # lost unread.  The first byte decides now.
+    rc, recs, _ = session(tmp, "p465", hello + [
+        ("c", b"QUIT\r\n"), ("s", b"221 bye\r\n")], sport=465)
+    r.check(rc == 0 and len(recs) == 1 and recs[0].get("greeting", {}).get(
+        "code") == 220 and not recs[0]["tls"]["implicit"],
+        "regression: plaintext SMTP on port 465 is read")
+    # A BDAT size beyond INT64_MAX: the server answers 521 and reads the
+    # next line as a command; it was eaten as chunk data.
+    rc, recs, _ = session(tmp, "bdatbig", hello + [
+        ("c", b"BDAT 15555555557777777777 LAST\r\n"),
+        ("s", b"521 5.5.4 Syntax: BDAT count [LAST]\r\n"),
+        ("c", b"QUIT\r\n"), ("s", b"221 bye\r\n")])
+    verbs = dl.our_dialogue(recs[0])[0] if recs else []
+    r.check(verbs[-2:] == ["BDAT", "QUIT"], "regression: QUIT after a BDAT "
+            "with an overflowing size is a command", repr(verbs))
+    # Exim's final reply to BDAT LAST has two lines; the queue id is on
+    # the last, which the transaction's reply text now is.
+    rc, recs, _ = session(tmp, "exim", hello + [
+        ("c", b"BDAT 20 LAST\r\nSubject: x\r\n\r\nbody\r\n"),
+        ("s", b"250- 20 byte chunk, total 20\r\n250 OK id=1lHkUh-008hPw-NY"
+              b"\r\n"), ("c", b"QUIT\r\n"), ("s", b"221 bye\r\n")])
+    t = recs[0]["transactions"][0] if recs else {}
+    r.check(t.get("queue_id") == "1lHkUh-008hPw-NY" and t["reply"]["text"]
+            == "OK id=1lHkUh-008hPw-NY", "regression: queue id from the "
+            "last line of a multi-line final reply", repr(t.get("reply")))
+
+
 def check_ports(r):
     port = dl.load_truth("basic")["sessions"][0]["server"][1]
     _, recs, _ = dl.records(["--no-content-detection", cap("basic")])
@@ -361,6 +401,7 @@ def main():
         check_extract(r, tmp)
         check_hostile(r, tmp)
         check_one_sided(r, tmp)
+        check_regressions(r, tmp)
         check_ports(r)
         check_secrets(r)
         check_help(r)
