@@ -348,10 +348,11 @@ def check_field(r, decoded):
     odd = [(f, d["code"]) for f, recs in decoded.items() for x in recs
            for d in x.get("dialogue", []) if d["type"] == "reply"
            and d["code"] not in SURICATA_CODES and d["code"] != 0]
-    # Not counted: a plaintext server answering a client's TLS
-    # ClientHello (smtp-errors on 465) replies to no command at all.
+    # Not counted: sessions where the client sent no command at all (a
+    # plaintext server answering a TLS ClientHello with 402s, in
+    # smtp-errors on port 465): there is nothing to match.
     unmatched = [(f, d["code"]) for f, recs in decoded.items() for x in recs
-                 if not x["tls"]["implicit"]
+                 if any(d["type"] == "command" for d in x.get("dialogue", []))
                  for d in x.get("dialogue", []) if d["type"] == "reply"
                  and d["code"] not in SURICATA_CODES and d["code"] != 0
                  and "answers" not in d and d["code"] not in (220, 421, 554)]
