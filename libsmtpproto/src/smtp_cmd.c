@@ -484,9 +484,25 @@ static sp_err
 proceed_mail(sp_smtp_parser *p, const struct sp_smtp_command *c,
     struct pend *q)
 {
-	sp_err	e = sp__smtp_txn_close(p);
-	size_t	skip = SP_MIN((size_t)5, c->arg.len);	/* "FROM:" */
+	struct txn	*prev = p->cur;
+	size_t		 skip = SP_MIN((size_t)5, c->arg.len);	/* "FROM:" */
+	sp_err		 e;
 
+	/* MAIL inside an open transaction: the reply decides (above). */
+	if (prev != NULL && prev->has_mail && prev->mail_code / 100 != 4 &&
+	    prev->mail_code / 100 != 5 && prev->method == SP_SMTP_METHOD_NONE &&
+	    !prev->msg_seen && !prev->done) {
+		prev->pending++;
+		p->cur = NULL;
+		e = sp__smtp_txn_new(p, 1, c->arg.p + skip, c->arg.len - skip);
+		if (e == SP_E_OK)
+			p->cur->nested_prev = prev;
+		else
+			prev->pending--;
+		q->txn = p->cur;
+		return (e);
+	}
+	e = sp__smtp_txn_close(p);
 	if (e == SP_E_OK)
 		e = sp__smtp_txn_new(p, 1, c->arg.p + skip, c->arg.len - skip);
 	q->txn = p->cur;

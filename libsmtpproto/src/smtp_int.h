@@ -115,6 +115,13 @@ struct txn {
 	int		 bdat_last;	/* BDAT LAST sent */
 	uint64_t	 data_seq;	/* the DATA command */
 	int		 done;		/* no more client commands for it */
+	/*
+	 * The transaction the client had open when this one's MAIL was
+	 * sent; it stays open (one pending reference) until that MAIL's
+	 * reply: a refusal ("503 nested MAIL", RFC 5321 4.1.4) means the
+	 * old one goes on and gets the next RCPT and the message.
+	 */
+	struct txn	*nested_prev;
 	unsigned	 pending;	/* queue entries pointing here */
 	int		 report;	/* within max_transactions */
 	sp_ts		 ts_begin, ts_end;

@@ -105,6 +105,29 @@ apply_rcpt(struct txn *t, const struct pend *q, const struct sp_smtp_reply *r)
 	return (SP_E_OK);
 }
 
+/*
+ * The reply to a MAIL sent while transaction prev was open.  Accepted:
+ * prev is over (aborted).  Refused (503 nested MAIL): the new one is
+ * over and prev is the client's transaction again.
+ */
+static sp_err
+nested_mail(sp_smtp_parser *p, struct txn *t, const struct sp_smtp_reply *r)
+{
+	struct txn	*prev = t->nested_prev;
+	sp_err		 e;
+
+	t->nested_prev = NULL;
+	if (SP_ALWAYS(prev->pending > 0))
+		prev->pending--;
+	if (r->code / 100 == 2 || p->cur != t)
+		return (sp__smtp_txn_done(p, prev));
+	p->cur = prev;
+	if ((e = sp__smtp_txn_done(p, t)) != SP_E_OK)
+		return (e);
+	p->cur = prev;
+	return (SP_E_OK);
+}
+
 static sp_err
 apply_bdat(sp_smtp_parser *p, struct txn *t, const struct pend *q,
     const struct sp_smtp_reply *r)
@@ -146,7 +169,8 @@ apply(sp_smtp_parser *p, const struct pend *q, const struct sp_smtp_reply *r)
 			t->mail_code = r->code;
 			t->mail_enh = r->enhanced;
 		}
-		return (SP_E_OK);
+		return (t != NULL && t->nested_prev != NULL ?
+		    nested_mail(p, t, r) : SP_E_OK);
 	case SP_SMTP_VERB_RCPT:
 		return (apply_rcpt(t, q, r));
 	case SP_SMTP_VERB_DATA:

@@ -327,6 +327,23 @@ def check_regressions(r, tmp):
     verbs = dl.our_dialogue(recs[0])[0] if recs else []
     r.check(verbs[-2:] == ["BDAT", "QUIT"], "regression: QUIT after a BDAT "
             "with an overflowing size is a command", repr(verbs))
+    # A MAIL inside an open transaction refused with 503 (nested MAIL,
+    # RFC 5321 4.1.4): the first transaction goes on and gets the RCPT
+    # and the message (it was closed at the second MAIL).
+    rc, recs, _ = session(tmp, "nested", hello[:5] + [
+        ("c", b"MAIL FROM:<x@example.test>\r\n"),
+        ("s", b"503 5.5.1 Error: nested MAIL command\r\n"),
+        ("c", b"RCPT TO:<b@example.test>\r\n"), ("s", b"250 ok\r\n"),
+        ("c", b"DATA\r\n"), ("s", b"354 go\r\n"),
+        ("c", b"Subject: n\r\n\r\nx\r\n.\r\n"),
+        ("s", b"250 queued as N1\r\n"), ("c", b"QUIT\r\n"),
+        ("s", b"221 bye\r\n")])
+    got = sorted((t["mail_from"]["address"], len(t["rcpt_to"]),
+                  "message" in t) for x in recs for t in x["transactions"])
+    r.check(got == [("a@example.test", 1, True), ("x@example.test", 0,
+                                                   False)],
+            "regression: a refused nested MAIL leaves the first "
+            "transaction open", repr(got))
     # Exim's final reply to BDAT LAST has two lines; the queue id is on
     # the last, which the transaction's reply text now is.
     rc, recs, _ = session(tmp, "exim", hello + [

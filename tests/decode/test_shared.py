@@ -204,11 +204,6 @@ KNOWN_SURI = {
     ("ruletype-firewall-135-smtp-multi-mail-accept.ruletype-firewall-136-"
      "smtp-multi-mail-blocked-sender.expected.yaml", 1):
         _FW + " (and the third, alice's again, after it)",
-    ("ruletype-firewall-132-smtp-nested-mail-from.expected.yaml", 1):
-        "OUR BUG, not fixed: the server refuses the second, nested MAIL "
-        "(503 5.5.1), so alice's transaction goes on and gets the RCPT "
-        "and the message; we close it at the nested MAIL and give bob's "
-        "refused MAIL the RCPT and the message",
     ("mime-dec-parse-line-test02.expected.yaml", 0): _NOSCHEME,
     ("smtp-extract-url-schemes.smtp-url-schemes-bug-5174.expected.yaml",
      0): _NOSCHEME,
