@@ -255,7 +255,12 @@ def check_hostile(r, tmp):
     jail = os.path.join(tmp, "jail")
     os.mkdir(jail)
     d = os.path.join(jail, "out")
-    before = set(os.listdir("/tmp"))
+    # /tmp is shared with other processes: look at the paths the
+    # hostile names aim at, and at our own folders.
+    aims = ["/tmp/sp-evil", "/abs/path/evil", "/abs", "/etc/passwd",
+            os.path.join(tmp, "b"), os.path.join(jail, "b")]
+    before = {a: os.path.exists(a) and os.stat(a).st_mtime for a in aims}
+    tmp_before = set(os.listdir(tmp))
     rc, recs, err = dl.records(["--extract", d, pcap])
     r.check(rc == 0 and len(recs) == 1, "hostile names: crafted capture "
             "decodes", "rc=%d %s" % (rc, err))
@@ -264,9 +269,12 @@ def check_hostile(r, tmp):
     r.check(len(names) == len(HOSTILE) + 1 and m["sha256"] ==
             dl.sha256(msg), "hostile names: the names are reported, "
             "message sha256 right", repr(names))
-    r.check(os.listdir(jail) == ["out"] and set(os.listdir("/tmp")) -
-            before == set() and not os.path.exists("/abs/path/evil"),
-            "hostile names: nothing created outside DIR")
+    after = {a: os.path.exists(a) and os.stat(a).st_mtime for a in aims}
+    r.check(os.listdir(jail) == ["out"] and set(os.listdir(tmp)) ==
+            tmp_before and after == before,
+            "hostile names: nothing created or changed outside DIR",
+            repr({a: (before[a], after[a]) for a in aims
+                  if before[a] != after[a]}))
     files = sorted(os.path.relpath(os.path.join(a, f), d)
                    for a, _, fs in os.walk(d) for f in fs)
     r.check(all(re.fullmatch(r"parts/[0-9a-f]{64}|messages/S[0-9a-f]{16}-"
