@@ -255,13 +255,18 @@ def main():
         dl.skip("tshark missing")
     r = dl.Results("decode/tshark_diff")
     table = collections.Counter()
-    for path, ports, da, name in captures():
+    caps = captures()
+    # tshark is the slow part: two at a time (2 cores).
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(2) as pool:
+        rows = list(pool.map(lambda c: tshark_rows(c[0], c[2]), caps))
+    for (path, ports, da, name), trows in zip(caps, rows):
         if name in UNCHECKABLE:
             print("note %s not compared: %s" % (name, UNCHECKABLE[name]))
             continue
         extra = ["--ports", ",".join(str(p) for p in sorted(ports))]
         _, recs, _ = dl.records(["--dialogue"] + extra + [path])
-        ts = tshark_seqs(tshark_rows(path, da), ports)
+        ts = tshark_seqs(trows, ports)
         diffs = []
         for rec in recs:
             port = rec["flow"]["client"]["port"]
