@@ -281,6 +281,13 @@ struct sp_smtp_options {
 	int	show_secrets;	/* AUTH secrets in clear in on_auth */
 	int	implicit_tls;	/* TLS from the first byte (port 465) */
 	int	midstream;	/* the session's start was not seen */
+	/*
+	 * The bytes fed are the decrypted inside of a session that went
+	 * on after a STARTTLS handshake (a live client): no greeting
+	 * comes (RFC 3207 4.2, the client speaks first) and AUTH is not
+	 * in the clear.
+	 */
+	int	after_starttls;
 };
 
 /* Where the session stands; sp_smtp_parser_get_info() fills it in. */
