@@ -203,7 +203,7 @@ sp__smtp_auth_begin(sp_smtp_parser *p, const struct line *l,
 	sp__smtp_set_cstate(p, C_AUTH);
 	/* RFC 4954 4, 14: these send the password as is; TLS hides AUTH. */
 	if ((a->mech == M_PLAIN || a->mech == M_LOGIN) &&
-	    !p->opt.after_starttls)
+	    !p->opt.decrypted)
 		e = sp__smtp_anomaly(p, SP_ANOM_SMTP_AUTH_PLAINTEXT,
 		    SP_DIR_CLIENT, l->off, "AUTH %.*s in the clear", (int)k,
 		    (const char *)arg);

@@ -185,7 +185,10 @@ sp_smtp_parser_set_options(sp_smtp_parser *p, const struct sp_smtp_options *o)
 		p->sst = S_TLS;
 		p->info.tls = 2;
 	}
+	if (o->decrypted)
+		p->info.tls = 2;
 	if (o->after_starttls) {
+		p->opt.decrypted = 1;
 		p->greeting_done = 1;
 		p->info.tls = 1;
 	}

@@ -296,6 +296,7 @@ struct sp_data_enc {
 	int	cr;		/* last byte was CR */
 	int	crlf;		/* normalise bare LF */
 	int	empty;		/* nothing encoded yet */
+	int	eol;		/* the output ends with CRLF */
 };
 
 SP_EXTERN void sp_data_enc_init(struct sp_data_enc *e, int crlf);

@@ -282,11 +282,13 @@ struct sp_smtp_options {
 	int	implicit_tls;	/* TLS from the first byte (port 465) */
 	int	midstream;	/* the session's start was not seen */
 	/*
-	 * The bytes fed are the decrypted inside of a session that went
-	 * on after a STARTTLS handshake (a live client): no greeting
-	 * comes (RFC 3207 4.2, the client speaks first) and AUTH is not
-	 * in the clear.
+	 * For a live client that feeds what it sends and reads: the bytes
+	 * are the decrypted inside of TLS (no AUTH-in-the-clear anomaly),
+	 * and after_starttls says the session goes on after a STARTTLS
+	 * handshake, so no greeting comes (RFC 3207 4.2: the client
+	 * speaks first).  after_starttls implies decrypted.
 	 */
+	int	decrypted;
 	int	after_starttls;
 };
 
