@@ -7,6 +7,8 @@
  *   tcp.h      TCP stream reassembly (I/O-free)
  *   smtp.h     the SMTP dialogue push parser (I/O-free)
  *   mime.h     the message and MIME push parser (I/O-free)
+ *   client.h   a live SMTP client engine (sockets, OpenSSL)
+ *   script.h   session scripts: reader, writer, runner, converter
  * Shared: common.h, err.h, anomaly.h, limits.h.
  */
 #ifndef SMTPPROTO_H
@@ -20,6 +22,8 @@
 #include "capture.h"
 #include "tcp.h"
 #include "smtp.h"
+#include "client.h"
+#include "script.h"
 
 #define SP_VERSION	"0.1.0"
 
