@@ -459,32 +459,47 @@ has_word(const uint8_t *p, size_t n, const char *w)
 	return (0);
 }
 
+/* Verbs no other common line protocol starts a line with. */
+static int
+smtp_verb(const uint8_t *p, size_t n)
+{
+	static const char *const verbs[] = { "EHLO ", "HELO ", "LHLO ",
+	    "MAIL FROM:", "RCPT TO:", "BDAT ", "STARTTLS\r", "XCLIENT " };
+
+	for (size_t i = 0; i < SP_NELEM(verbs); i++) {
+		size_t	l = strlen(verbs[i]);
+
+		if (n >= l && strncasecmp((const char *)p, verbs[i], l) == 0)
+			return (1);
+	}
+	return (0);
+}
+
 /*
  * Look at the first bytes a side sent.  The server's greeting is
  * "220" (RFC 5321 4.2) and names the protocol in practice; FTP also
  * greets with 220, hence the word check.  The client's first command
- * is EHLO, HELO or LHLO (RFC 5321 4.1.1.1, RFC 2033).
+ * is EHLO, HELO or LHLO (RFC 5321 4.1.1.1, RFC 2033); picked up
+ * mid-stream it may be any command, or message data.
  */
 static enum verdict
-judge(enum sp_dir dir, const uint8_t *p, size_t n)
+judge(enum sp_dir dir, const uint8_t *p, size_t n, int midstream)
 {
 	if (dir == SP_DIR_CLIENT) {
-		if (n < 5)
+		if (n < 5 && memchr(p, '\n', n) == NULL)
 			return (UNDECIDED);
-		if ((strncasecmp((const char *)p, "EHLO", 4) == 0 ||
-		    strncasecmp((const char *)p, "HELO", 4) == 0 ||
-		    strncasecmp((const char *)p, "LHLO", 4) == 0) &&
-		    (p[4] == ' ' || p[4] == '\r' || p[4] == '\n'))
+		if (smtp_verb(p, n))
 			return (SMTP_YES);
-		return (SMTP_NO);
+		return (midstream ? UNDECIDED : SMTP_NO);
 	}
 	if (n < 4 || memchr(p, '\n', n) == NULL)
 		return (n < 512 ? UNDECIDED : SMTP_NO);
-	if (memcmp(p, "220", 3) != 0 || (p[3] != ' ' && p[3] != '-'))
+	if (p[0] < '2' || p[0] > '5' || (p[3] != ' ' && p[3] != '-') ||
+	    has_word(p, n, "FTP"))
 		return (SMTP_NO);
-	if (has_word(p, n, "FTP"))
-		return (SMTP_NO);
-	return (has_word(p, n, "SMTP") ? SMTP_YES : UNDECIDED);
+	if (memcmp(p, "220", 3) == 0 && has_word(p, n, "SMTP"))
+		return (SMTP_YES);
+	return (midstream || memcmp(p, "220", 3) == 0 ? UNDECIDED : SMTP_NO);
 }
 
 static sp_err
@@ -589,9 +604,10 @@ judge_held(const struct session *s)
 {
 	uint8_t		buf[HOLD_BYTES];
 	enum verdict	c, v;
+	int		mid = !s->flow->handshake;
 
-	c = judge(SP_DIR_CLIENT, buf, gather(s, SP_DIR_CLIENT, buf));
-	v = judge(SP_DIR_SERVER, buf, gather(s, SP_DIR_SERVER, buf));
+	c = judge(SP_DIR_CLIENT, buf, gather(s, SP_DIR_CLIENT, buf), mid);
+	v = judge(SP_DIR_SERVER, buf, gather(s, SP_DIR_SERVER, buf), mid);
 	if (c == SMTP_YES || v == SMTP_YES)
 		return (SMTP_YES);
 	if (c == SMTP_NO || v == SMTP_NO)
@@ -768,6 +784,34 @@ tcp_flow_end(void *ud, struct sp_tcp_flow *f, enum sp_flow_end why)
 	return (rc);
 }
 
+/*
+ * Roles of a flow picked up mid-stream on a port not in the list.
+ * The reassembler knows replies ("250 ") mark the server; we add that
+ * a command verb at the start of a payload marks the client, so a
+ * capture starting at "MAIL FROM:" between two high ports is read the
+ * right way round instead of by the lower-port guess.
+ */
+static int
+role_by_verb(void *ud, const struct sp_packet *pkt)
+{
+	static const char *const verbs[] = { "EHLO ", "HELO ", "LHLO ",
+	    "MAIL FROM:", "RCPT TO:", "DATA\r", "BDAT ", "RSET\r", "NOOP",
+	    "QUIT\r", "AUTH ", "STARTTLS\r", "VRFY ", "EXPN " };
+	const sp_analyzer	*an = ud;
+
+	if (server_port_listed(an, pkt->sport) ||
+	    server_port_listed(an, pkt->dport))
+		return (-1);
+	for (size_t i = 0; i < SP_NELEM(verbs); i++) {
+		size_t	n = strlen(verbs[i]);
+
+		if (pkt->payload_len >= n && strncasecmp(
+		    (const char *)pkt->payload, verbs[i], n) == 0)
+			return (0);
+	}
+	return (-1);
+}
+
 static const struct sp_tcp_callbacks tcp_cb = {
 	.on_flow_start = tcp_flow_start,
 	.on_data = tcp_data,
@@ -806,6 +850,8 @@ sp_analyzer_new(sp_analyzer **out, const struct sp_limits *lim,
 	if (e == SP_E_OK)
 		e = sp_tcp_reasm_set_server_ports(an->tcp, an->opts.ports,
 		    an->opts.nports);
+	if (e == SP_E_OK)
+		sp_tcp_reasm_set_role_fn(an->tcp, role_by_verb);
 	if (e != SP_E_OK) {
 		sp_analyzer_free(an);
 		return (e);
