@@ -570,7 +570,17 @@ hold(struct session *s, enum sp_dir dir, uint64_t off, const uint8_t *p,
 {
 	struct held_chunk	*c;
 
-	if (s->nchunks == HOLD_CHUNKS || n > HOLD_BYTES - s->hold_len)
+	if (n > HOLD_BYTES - s->hold_len)
+		return (0);
+	c = s->nchunks > 0 ? &s->chunks[s->nchunks - 1] : NULL;
+	/* Bytes that continue the last chunk extend it (tiny segments). */
+	if (c != NULL && c->dir == dir && c->off + c->len == off) {
+		memcpy(s->hold + s->hold_len, p, n);
+		s->hold_len += n;
+		c->len += n;
+		return (1);
+	}
+	if (s->nchunks == HOLD_CHUNKS)
 		return (0);
 	c = &s->chunks[s->nchunks++];
 	c->dir = dir;
