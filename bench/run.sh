@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# Stream reassembly benchmark; bench/README.md says how to read it.
+#
+# Builds (once) a capture of SP_BENCH_MB megabytes from the recorded
+# sessions in captures/*.pcap, then times on that same file, in this
+# one run: tcpdump -r FILE -w /dev/null (the read floor), tcpflow, and
+# bench_reasm.  Each tool runs SP_BENCH_RUNS times on a warm page
+# cache; the table shows the median wall time and the peak RSS of
+# that run.  Nothing here passes or fails on a figure.
+#
+# Environment (all optional):
+#   SP_BUILD_DIR         build tree (default: build/ in the source tree)
+#   SP_BENCH_MB          capture size in MB of 10^6 bytes (default 300)
+#   SP_BENCH_RUNS        runs per tool (default 3)
+#   SP_BENCH_SEED        mkcapture seed (default 1)
+#   SP_BENCH_INTERLEAVE  sessions in flight at once (default 8)
+#   SP_BENCH_TEMPLATES   template captures, space-separated
+#                        (default: captures/*.pcap of the source tree)
+#   SP_BENCH_FILTER      BPF filter for the templates (default: none)
+#   SP_BENCH_MEM_MB      sizes for the memory check (default "100 MB")
+#   SP_BENCH_TMP         where tcpflow writes (default /dev/shm, else /tmp)
+set -euo pipefail
+
+src=$(cd "$(dirname "$0")/.." && pwd)
+build=${SP_BUILD_DIR:-$src/build}
+mb=${SP_BENCH_MB:-300}
+runs=${SP_BENCH_RUNS:-3}
+seed=${SP_BENCH_SEED:-1}
+k=${SP_BENCH_INTERLEAVE:-8}
+filter=${SP_BENCH_FILTER:-}
+mem_sizes=${SP_BENCH_MEM_MB:-"100 $mb"}
+outdir=$build/bench
+mkcap=$outdir/mkcapture
+reasm=$outdir/bench_reasm
+
+die() {
+	echo "bench: $*" >&2
+	exit 1
+}
+
+if [ -n "${SP_BENCH_TEMPLATES:-}" ]; then
+	read -r -a templates <<<"$SP_BENCH_TEMPLATES"
+else
+	shopt -s nullglob
+	templates=("$src"/captures/*.pcap)
+	shopt -u nullglob
+fi
+[ ${#templates[@]} -gt 0 ] ||
+	die "no templates: record sessions into captures/ or set SP_BENCH_TEMPLATES"
+[ -x "$mkcap" ] && [ -x "$reasm" ] ||
+	cmake --build "$build" --target mkcapture bench_reasm >/dev/null ||
+	die "cannot build mkcapture and bench_reasm in $build"
+command -v tcpdump >/dev/null || die "tcpdump is missing (scripts/setup.sh --test)"
+command -v tcpflow >/dev/null || die "tcpflow is missing (scripts/setup.sh --test)"
+[ -x /usr/bin/time ] || die "GNU time is missing (scripts/setup.sh --test)"
+
+tmp=$(mktemp -d "${SP_BENCH_TMP:-$( [ -d /dev/shm ] && echo /dev/shm || echo /tmp)}/spbench.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+
+# capture MB: print the path of a capture of MB megabytes, built unless
+# one from the same templates, options and mkcapture is there already.
+capture() {
+	local size=$1 file key
+	file=$outdir/smtp-${size}MB-s$seed-k$k.pcap
+	key="$size $seed $k [$filter] $(stat -c '%n %s %Y' "${templates[@]}" "$mkcap")"
+	if [ ! -f "$file" ] || [ "$(cat "$file.key" 2>/dev/null)" != "$key" ]; then
+		echo "bench: building $file from ${#templates[@]} template(s)" >&2
+		"$mkcap" -o "$file" --size "$size" --seed "$seed" \
+		    --interleave "$k" ${filter:+--filter "$filter"} \
+		    "${templates[@]}" >"$file.summary" || die "mkcapture failed"
+		printf '%s\n' "$key" >"$file.key"
+	fi
+	echo "$file"
+}
+
+# timed NAME CMD...: run CMD once; prints "seconds peak_rss_kb".  The
+# wall time is taken here in nanoseconds (GNU time's %e has 10 ms
+# steps); the peak RSS comes from GNU time's %M (wait4's ru_maxrss).
+timed() {
+	local t0 t1
+	rm -rf "$tmp/out" && mkdir "$tmp/out"
+	t0=$(date +%s%N)
+	/usr/bin/time -f %M -o "$tmp/rss" "$@" >"$tmp/stdout" 2>"$tmp/stderr" ||
+		die "failed: $* ($(tail -n 3 "$tmp/stderr"))"
+	t1=$(date +%s%N)
+	echo "$(( (t1 - t0) / 1000000 )) $(tail -n 1 "$tmp/rss")"
+}
+
+# measure NAME CMD...: SP_BENCH_RUNS runs on a warm cache; appends
+# "NAME median_ms best_ms rss_kb_of_median_run" to $tmp/results.
+measure() {
+	local name=$1 i
+	shift
+	cat "$file" >/dev/null
+	: >"$tmp/runs"
+	for ((i = 0; i < runs; i++)); do
+		timed "$@" >>"$tmp/runs"
+	done
+	sort -n "$tmp/runs" | awk -v name="$name" '
+	    { ms[NR] = $1; rss[NR] = $2 }
+	    END { m = int((NR + 1) / 2); print name "\t" ms[m] "\t" ms[1] "\t" rss[m] }' \
+	    >>"$tmp/results"
+}
+
+file=$(capture "$mb")
+bytes=$(stat -c %s "$file")
+echo "== stream reassembly benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo "machine: $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
+echo "libsmtpproto $(git -C "$src" describe --always --dirty 2>/dev/null || echo '?'); $(tcpdump --version 2>&1 | head -n 1); $(tcpflow -V 2>&1 | head -n 1)"
+echo "capture: $file"
+echo "  $(( bytes / 1000000 )) MB, $(sed -n 's/^packets=//p' "$file.summary") packets," \
+    "$(sed -n 's/^expect_flows=//p' "$file.summary") sessions cloned from" \
+    "$(sed -n 's/^template_flows=//p' "$file.summary") template flow(s), $k in flight"
+echo "method: wall time of the whole process, median of $runs run(s) after" \
+    "cat FILE >/dev/null; peak RSS (GNU time %M) of the median run"
+echo
+
+: >"$tmp/results"
+measure "tcpdump -r F -w /dev/null" tcpdump -r "$file" -w /dev/null
+# tcpflow's job is writing each flow to a file: it writes them to a
+# tmpfs (out of the disk's way).  -FX reassembles without writing
+# flow files, which is closer to what bench_reasm does.
+measure "tcpflow -r F -o TMPFS" tcpflow -r "$file" -o "$tmp/out"
+measure "tcpflow -FX -r F -o TMPFS" tcpflow -FX -r "$file" -o "$tmp/out"
+measure "bench_reasm --capture-only F" "$reasm" --capture-only "$file"
+measure "bench_reasm F" "$reasm" "$file"
+cp "$tmp/stdout" "$tmp/reasm.out"
+
+awk -F'\t' -v bytes="$bytes" '
+	NR == 1 { floor = $2 }
+	$1 ~ /^tcpflow/ && (flow == 0 || $2 < flow) { flow = $2 }
+	{ name[NR] = $1; ms[NR] = $2; best[NR] = $3; rss[NR] = $4 }
+	END {
+		printf "%-30s %8s %8s %8s %9s %9s %9s\n", "tool", "median s",
+		    "best s", "MB/s", "RSS MB", "x tcpdump", "x tcpflow"
+		for (i = 1; i <= NR; i++)
+			printf "%-30s %8.3f %8.3f %8.1f %9.1f %9.2f %9.2f\n",
+			    name[i], ms[i] / 1000, best[i] / 1000,
+			    bytes / 1e6 / (ms[i] / 1000), rss[i] / 1024,
+			    ms[i] / floor, ms[i] / flow
+	}' "$tmp/results"
+echo
+echo "x tcpdump, x tcpflow: median time over that tool's median time (below 1 is"
+echo "faster); x tcpflow is against the faster tcpflow row."
+echo "bench_reasm counted: $(grep -E '^(flows|stream_bytes|gap_bytes|dup_bytes|buffered_peak)=' "$tmp/reasm.out" | tr '\n' ' ')"
+echo "mkcapture expected:  $(grep -E '^expect_' "$file.summary" | tr '\n' ' ')"
+echo
+
+echo "== memory against capture size (bench_reasm, one run each)"
+printf "%-10s %10s %10s %10s\n" "MB" "sessions" "seconds" "RSS MB"
+for size in $mem_sizes; do
+	f=$(capture "$size")
+	cat "$f" >/dev/null
+	"$reasm" "$f" >"$tmp/mem.out"
+	printf "%-10s %10s %10s %10.1f\n" "$(( $(stat -c %s "$f") / 1000000 ))" \
+	    "$(sed -n 's/^flows=//p' "$tmp/mem.out")" \
+	    "$(sed -n 's/^seconds=//p' "$tmp/mem.out")" \
+	    "$(awk -F= '/^peak_rss_kb=/ { print $2 / 1024 }' "$tmp/mem.out")"
+done
