@@ -58,7 +58,8 @@ tpkt_file_bytes(const struct tpkt *tp)
  * Read the template files, only the packets the BPF filter passes
  * when it is not NULL; at most max bytes of TCP headers and
  * payload are kept.  Prints why on standard error and returns -1 when
- * a file cannot be read, is over the cap or holds no TCP flow.
+ * a file cannot be read, is over the cap or holds no TCP flow (*t is
+ * then empty: nothing to free).
  */
 int	tmpl_load(struct tmpl *t, char **files, size_t nfiles,
 	    const char *filter, size_t max);

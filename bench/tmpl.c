@@ -407,22 +407,25 @@ tmpl_load(struct tmpl *t, char **files, size_t nfiles, const char *filter,
 	t->pool_max = max;
 	for (i = 0; i < nfiles; i++) {
 		if (load_file(t, files[i], filter) != 0)
-			return (-1);
+			goto fail;
 		t->nfiles++;
 	}
 	if (t->nflows == 0) {
 		fprintf(stderr, "mkcapture: the templates hold no TCP flow\n");
-		return (-1);
+		goto fail;
 	}
 	iv = calloc(t->npkts, sizeof(*iv));
 	if (iv == NULL)
-		return (-1);
+		goto fail;
 	for (i = 0; i < t->nflows; i++) {
 		count_direction(t, &t->flows[i], 0, iv);
 		count_direction(t, &t->flows[i], 1, iv);
 	}
 	free(iv);
 	return (0);
+fail:
+	tmpl_free(t);
+	return (-1);
 }
 
 void
@@ -435,4 +438,5 @@ tmpl_free(struct tmpl *t)
 	free(t->flows);
 	free(t->pkts);
 	free(t->pool);
+	memset(t, 0, sizeof(*t));
 }
