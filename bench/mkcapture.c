@@ -2,11 +2,14 @@
  * mkcapture - build a large benchmark capture from recorded sessions.
  *
  *   mkcapture -o OUT.pcap --size MB [--interleave K] [--seed N]
- *       [--server-port P] [--filter BPF] TEMPLATE.pcap...
+ *       [--server-port P] [--filter BPF] [--mss N] TEMPLATE.pcap...
  *
  * Every TCP flow of the templates (those the BPF filter passes, when
  * one is given) is a session to clone.  --server-port rewrites the
- * server's port, e.g. to 25 so that every tool decodes it as SMTP.  Clones are
+ * server's port, e.g. to 25 so that every tool decodes it as SMTP.
+ * Payloads longer than --mss bytes (default 1460, as on Ethernet; 0
+ * keeps them whole) are cut into several segments, and SYNs announce
+ * that MSS: sessions recorded on loopback carry 64 KB segments.  Clones are
  * started in turn (template flow 0, 1, ..., 0, 1, ...), each with a
  * fresh client address and port and its own random initial sequence
  * numbers; K clones are in flight at once and their packets are
@@ -53,6 +56,7 @@ struct options {
 	uint64_t	 seed;
 	int		 server_port;	/* -1: keep the template's */
 	const char	*filter;	/* BPF for the templates, or NULL */
+	size_t		 mss;		/* 0: keep the template's segments */
 };
 
 /* One clone in flight. */
@@ -79,7 +83,8 @@ usage(FILE *f)
 {
 	fprintf(f, "usage: mkcapture -o OUT.pcap --size MB [--interleave K]"
 	    " [--seed N]\n"
-	    "                 [--server-port P] [--filter BPF] TEMPLATE.pcap..."
+	    "                 [--server-port P] [--filter BPF] [--mss N]"
+	    " TEMPLATE.pcap..."
 	    "\n");
 }
 
@@ -105,6 +110,7 @@ parse_options(int argc, char **argv, struct options *o)
 		{ "seed", required_argument, NULL, 'S' },
 		{ "server-port", required_argument, NULL, 'p' },
 		{ "filter", required_argument, NULL, 'f' },
+		{ "mss", required_argument, NULL, 'm' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -116,7 +122,8 @@ parse_options(int argc, char **argv, struct options *o)
 	o->interleave = 8;
 	o->seed = 1;
 	o->server_port = -1;
-	while ((c = getopt_long(argc, argv, "o:s:k:S:p:f:h", longopts,
+	o->mss = 1460;
+	while ((c = getopt_long(argc, argv, "o:s:k:S:p:f:m:h", longopts,
 	    NULL)) != -1) {
 		switch (c) {
 		case 'o':
@@ -147,6 +154,12 @@ parse_options(int argc, char **argv, struct options *o)
 			break;
 		case 'f':
 			o->filter = optarg;
+			break;
+		case 'm':
+			if (parse_uint(optarg, 65495, &v) != 0 ||
+			    (v > 0 && v < 64))
+				return (-1);
+			o->mss = (size_t)v;
 			break;
 		default:
 			return (-1);
@@ -419,7 +432,8 @@ print_summary(const struct options *o, const struct tmpl *t,
     const struct writer *w, const struct run *run)
 {
 	printf("output=%s\n", o->out);
-	printf("seed=%" PRIu64 "\ninterleave=%u\n", o->seed, o->interleave);
+	printf("seed=%" PRIu64 "\ninterleave=%u\nmss=%zu\n", o->seed,
+	    o->interleave, o->mss);
 	printf("template_files=%zu\ntemplate_flows=%zu\n", t->nfiles,
 	    t->nflows);
 	printf("template_skipped_packets=%" PRIu64 "\n", t->skipped);
@@ -447,7 +461,7 @@ main(int argc, char **argv)
 		return (2);
 	}
 	if (tmpl_load(&t, argv + optind, (size_t)(argc - optind), o.filter,
-	    MAX_TEMPLATE_BYTES) != 0)
+	    o.mss, MAX_TEMPLATE_BYTES) != 0)
 		return (1);
 	w = calloc(1, sizeof(*w));
 	dead = pcap_open_dead(DLT_EN10MB, 262144);

@@ -43,6 +43,7 @@ struct tmpl {
 	struct tflow	*flows;
 	size_t		 nflows, flows_cap;
 	size_t		 nfiles;
+	size_t		 mss;		/* longest payload kept; 0: any */
 	uint64_t	 skipped;	/* frames that are not usable TCP */
 };
 
@@ -56,13 +57,14 @@ tpkt_file_bytes(const struct tpkt *tp)
 
 /*
  * Read the template files, only the packets the BPF filter passes
- * when it is not NULL; at most max bytes of TCP headers and
+ * when it is not NULL, cutting payloads longer than mss (unless 0)
+ * into segments of mss bytes; at most max bytes of TCP headers and
  * payload are kept.  Prints why on standard error and returns -1 when
  * a file cannot be read, is over the cap or holds no TCP flow (*t is
  * then empty: nothing to free).
  */
 int	tmpl_load(struct tmpl *t, char **files, size_t nfiles,
-	    const char *filter, size_t max);
+	    const char *filter, size_t mss, size_t max);
 void	tmpl_free(struct tmpl *t);
 
 #endif /* SP_BENCH_MKCAPTURE_H */

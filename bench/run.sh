@@ -17,6 +17,10 @@
 #   SP_BENCH_TEMPLATES   template captures, space-separated
 #                        (default: captures/*.pcap of the source tree)
 #   SP_BENCH_FILTER      BPF filter for the templates (default: none)
+#   SP_BENCH_SERVER_PORT server port of the clones (default 25; "keep"
+#                        keeps each template's)
+#   SP_BENCH_MSS         longest segment payload (default 1460; 0 keeps
+#                        the templates' segments, 64 KB on loopback)
 #   SP_BENCH_MEM_MB      sizes for the memory check (default "100 MB")
 #   SP_BENCH_TMP         where tcpflow writes (default /dev/shm, else /tmp)
 set -euo pipefail
@@ -28,6 +32,11 @@ runs=${SP_BENCH_RUNS:-3}
 seed=${SP_BENCH_SEED:-1}
 k=${SP_BENCH_INTERLEAVE:-8}
 filter=${SP_BENCH_FILTER:-}
+sport=${SP_BENCH_SERVER_PORT:-25}
+mss=${SP_BENCH_MSS:-1460}
+mkopts=(--seed "$seed" --interleave "$k" --mss "$mss")
+[ "$sport" = keep ] || mkopts+=(--server-port "$sport")
+[ -z "$filter" ] || mkopts+=(--filter "$filter")
 mem_sizes=${SP_BENCH_MEM_MB:-"100 $mb"}
 outdir=$build/bench
 mkcap=$outdir/mkcapture
@@ -62,11 +71,10 @@ trap 'rm -rf "$tmp"' EXIT
 capture() {
 	local size=$1 file key
 	file=$outdir/smtp-${size}MB-s$seed-k$k.pcap
-	key="$size $seed $k [$filter] $(stat -c '%n %s %Y' "${templates[@]}" "$mkcap")"
+	key="$size ${mkopts[*]} $(stat -c '%n %s %Y' "${templates[@]}" "$mkcap")"
 	if [ ! -f "$file" ] || [ "$(cat "$file.key" 2>/dev/null)" != "$key" ]; then
 		echo "bench: building $file from ${#templates[@]} template(s)" >&2
-		"$mkcap" -o "$file" --size "$size" --seed "$seed" \
-		    --interleave "$k" ${filter:+--filter "$filter"} \
+		"$mkcap" -o "$file" --size "$size" "${mkopts[@]}" \
 		    "${templates[@]}" >"$file.summary" || die "mkcapture failed"
 		printf '%s\n' "$key" >"$file.key"
 	fi
@@ -111,6 +119,7 @@ echo "capture: $file"
 echo "  $(( bytes / 1000000 )) MB, $(sed -n 's/^packets=//p' "$file.summary") packets," \
     "$(sed -n 's/^expect_flows=//p' "$file.summary") sessions cloned from" \
     "$(sed -n 's/^template_flows=//p' "$file.summary") template flow(s), $k in flight"
+echo "  mkcapture ${mkopts[*]} $(for t in "${templates[@]}"; do basename "$t"; done | tr '\n' ' ')"
 echo "method: wall time of the whole process, median of $runs run(s) after" \
     "cat FILE >/dev/null; peak RSS (GNU time %M) of the median run"
 echo

@@ -122,10 +122,12 @@ link_offset(int dlt, const uint8_t *p, size_t caplen)
 	}
 }
 
+/* Copy a TCP header and a piece of payload into the pool. */
 static int
-pool_add(struct tmpl *t, const struct seg *s, size_t *off)
+pool_add(struct tmpl *t, const struct seg *s, size_t poff, size_t plen,
+    size_t *off)
 {
-	size_t	n = s->hlen + s->plen, cap;
+	size_t	n = s->hlen + plen, cap;
 	uint8_t	*np;
 
 	if (n > t->pool_max - t->pool_len)
@@ -141,7 +143,8 @@ pool_add(struct tmpl *t, const struct seg *s, size_t *off)
 		t->pool_cap = cap;
 	}
 	*off = t->pool_len;
-	memcpy(t->pool + t->pool_len, s->tcp, n);
+	memcpy(t->pool + t->pool_len, s->tcp, s->hlen);
+	memcpy(t->pool + t->pool_len + s->hlen, s->tcp + s->hlen + poff, plen);
 	t->pool_len += n;
 	return (0);
 }
@@ -247,32 +250,94 @@ flow_find(struct tmpl *t, const struct seg *s, size_t first, int *dir)
 	return ((long)t->nflows++);
 }
 
+/* Lower the MSS option (RFC 9293 3.7.1) of a SYN to what clones use. */
+static void
+clamp_mss(uint8_t *tcp, size_t hlen, size_t mss)
+{
+	size_t	i = 20;
+
+	while (i + 1 < hlen && tcp[i] != 0) {
+		if (tcp[i] == 1) {
+			i++;
+			continue;
+		}
+		if (tcp[i + 1] < 2 || tcp[i + 1] > hlen - i)
+			return;
+		if (tcp[i] == 2 && tcp[i + 1] == 4 && be16(tcp + i + 2) > mss) {
+			tcp[i + 2] = (uint8_t)(mss >> 8);
+			tcp[i + 3] = (uint8_t)mss;
+		}
+		i += tcp[i + 1];
+	}
+}
+
+/*
+ * Store payload bytes [poff, poff + plen) of s as one segment of flow
+ * f.  A piece after the first moves its sequence number on and drops
+ * SYN; one before the last drops FIN and PSH.
+ */
+static int
+add_piece(struct tmpl *t, struct tflow *f, int dir, const struct seg *s,
+    size_t poff, size_t plen)
+{
+	struct tpkt	*tp;
+	uint8_t		*tcp;
+
+	if (grow((void **)&t->pkts, &t->pkts_cap, t->npkts,
+	    sizeof(*t->pkts)) != 0 ||
+	    grow((void **)&f->pkts, &f->cap, f->npkts, sizeof(*f->pkts)) != 0)
+		return (-1);
+	tp = &t->pkts[t->npkts];
+	if (pool_add(t, s, poff, plen, &tp->off) != 0)
+		return (-1);
+	tcp = t->pool + tp->off;
+	if (poff > 0) {
+		tp->seq = be32(tcp + 4) + (uint32_t)poff +
+		    ((tcp[13] & 0x02) ? 1 : 0);
+		tcp[4] = (uint8_t)(tp->seq >> 24);
+		tcp[5] = (uint8_t)(tp->seq >> 16);
+		tcp[6] = (uint8_t)(tp->seq >> 8);
+		tcp[7] = (uint8_t)tp->seq;
+		tcp[13] &= (uint8_t)~0x02;
+	}
+	if (poff + plen < s->plen)
+		tcp[13] &= (uint8_t)~0x09;
+	if (tcp[13] & 0x02)
+		clamp_mss(tcp, s->hlen, t->mss);
+	tp->seq = be32(tcp + 4);
+	tp->payload_len = (uint32_t)plen;
+	tp->tcp_hlen = (uint16_t)s->hlen;
+	tp->dir = (uint8_t)dir;
+	tp->flags = tcp[13];
+	f->pkts[f->npkts++] = t->npkts++;
+	f->file_bytes += tpkt_file_bytes(tp);
+	f->payload[dir] += plen;
+	return (0);
+}
+
+/*
+ * Add a segment to its flow, cut into pieces of at most t->mss bytes:
+ * loopback recordings carry segments of up to 64 KB, which an Ethernet
+ * mail server never sees.
+ */
 static int
 add_segment(struct tmpl *t, const struct seg *s, size_t first)
 {
-	struct tflow	*f;
-	struct tpkt	*tp;
-	long		 fi;
-	int		 dir;
+	size_t	off = 0, n;
+	long	fi;
+	int	dir;
 
 	fi = flow_find(t, s, first, &dir);
-	if (fi < 0 || grow((void **)&t->pkts, &t->pkts_cap, t->npkts,
-	    sizeof(*t->pkts)) != 0)
+	if (fi < 0)
 		return (-1);
-	f = &t->flows[fi];
-	if (grow((void **)&f->pkts, &f->cap, f->npkts, sizeof(*f->pkts)) != 0)
-		return (-1);
-	tp = &t->pkts[t->npkts];
-	if (pool_add(t, s, &tp->off) != 0)
-		return (-1);
-	tp->seq = be32(s->tcp + 4);
-	tp->payload_len = (uint32_t)s->plen;
-	tp->tcp_hlen = (uint16_t)s->hlen;
-	tp->dir = (uint8_t)dir;
-	tp->flags = s->tcp[13];
-	f->pkts[f->npkts++] = t->npkts++;
-	f->file_bytes += tpkt_file_bytes(tp);
-	f->payload[dir] += s->plen;
+	do {
+		n = s->plen - off;
+		if (t->mss > 0 && n > t->mss)
+			n = t->mss;
+		if (add_piece(t, &t->flows[fi], dir, s, off, n) != 0)
+			return (-1);
+		off += n;
+	} while (off < s->plen);
 	return (0);
 }
 
@@ -398,13 +463,14 @@ count_direction(const struct tmpl *t, struct tflow *f, int dir,
 
 int
 tmpl_load(struct tmpl *t, char **files, size_t nfiles, const char *filter,
-    size_t max)
+    size_t mss, size_t max)
 {
 	struct ival	*iv;
 	size_t		 i;
 
 	memset(t, 0, sizeof(*t));
 	t->pool_max = max;
+	t->mss = mss;
 	for (i = 0; i < nfiles; i++) {
 		if (load_file(t, files[i], filter) != 0)
 			goto fail;
