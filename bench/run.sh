@@ -5,13 +5,14 @@
 # sessions in captures/*.pcap, then times on that same file, in this
 # one run: tcpdump -r FILE -w /dev/null (the read floor), tcpflow, and
 # bench_reasm.  Each tool runs SP_BENCH_RUNS times on a warm page
-# cache; the table shows the median wall time and the peak RSS of
-# that run.  Nothing here passes or fails on a figure.
+# cache; the table shows the median and best wall times, the median
+# CPU time and the largest peak RSS.  Nothing here passes or fails on
+# a figure.
 #
 # Environment (all optional):
 #   SP_BUILD_DIR         build tree (default: build/ in the source tree)
 #   SP_BENCH_MB          capture size in MB of 10^6 bytes (default 300)
-#   SP_BENCH_RUNS        runs per tool (default 3)
+#   SP_BENCH_RUNS        runs per tool (default 5)
 #   SP_BENCH_SEED        mkcapture seed (default 1)
 #   SP_BENCH_INTERLEAVE  sessions in flight at once (default 8)
 #   SP_BENCH_TEMPLATES   template captures, space-separated
@@ -28,7 +29,7 @@ set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 build=${SP_BUILD_DIR:-$src/build}
 mb=${SP_BENCH_MB:-300}
-runs=${SP_BENCH_RUNS:-3}
+runs=${SP_BENCH_RUNS:-5}
 seed=${SP_BENCH_SEED:-1}
 k=${SP_BENCH_INTERLEAVE:-8}
 filter=${SP_BENCH_FILTER:-}
@@ -81,21 +82,30 @@ capture() {
 	echo "$file"
 }
 
-# timed NAME CMD...: run CMD once; prints "seconds peak_rss_kb".  The
-# wall time is taken here in nanoseconds (GNU time's %e has 10 ms
-# steps); the peak RSS comes from GNU time's %M (wait4's ru_maxrss).
+# timed CMD...: run CMD once; prints "wall_ms peak_rss_kb cpu_ms".
+# The wall time is taken here in nanoseconds (GNU time's %e has 10 ms
+# steps); peak RSS and user+system CPU come from GNU time (wait4's
+# rusage).
 timed() {
 	local t0 t1
 	rm -rf "$tmp/out" && mkdir "$tmp/out"
 	t0=$(date +%s%N)
-	/usr/bin/time -f %M -o "$tmp/rss" "$@" >"$tmp/stdout" 2>"$tmp/stderr" ||
-		die "failed: $* ($(tail -n 3 "$tmp/stderr"))"
+	/usr/bin/time -f '%M %U %S' -o "$tmp/rusage" "$@" >"$tmp/stdout" \
+	    2>"$tmp/stderr" || die "failed: $* ($(tail -n 3 "$tmp/stderr"))"
 	t1=$(date +%s%N)
-	echo "$(( (t1 - t0) / 1000000 )) $(tail -n 1 "$tmp/rss")"
+	awk -v ms=$(( (t1 - t0) / 1000000 )) \
+	    'END { printf "%d %d %d\n", ms, $1, ($2 + $3) * 1000 }' "$tmp/rusage"
+}
+
+# median COLUMN FILE: the median of a column of numbers.
+median() {
+	sort -n -k "$1,$1" "$2" | awk -v c="$1" '{ v[NR] = $c }
+	    END { print v[int((NR + 1) / 2)] }'
 }
 
 # measure NAME CMD...: SP_BENCH_RUNS runs on a warm cache; appends
-# "NAME median_ms best_ms rss_kb_of_median_run" to $tmp/results.
+# "NAME median_wall_ms best_wall_ms max_rss_kb median_cpu_ms" to
+# $tmp/results.
 measure() {
 	local name=$1 i
 	shift
@@ -104,10 +114,10 @@ measure() {
 	for ((i = 0; i < runs; i++)); do
 		timed "$@" >>"$tmp/runs"
 	done
-	sort -n "$tmp/runs" | awk -v name="$name" '
-	    { ms[NR] = $1; rss[NR] = $2 }
-	    END { m = int((NR + 1) / 2); print name "\t" ms[m] "\t" ms[1] "\t" rss[m] }' \
-	    >>"$tmp/results"
+	printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$(median 1 "$tmp/runs")" \
+	    "$(sort -n "$tmp/runs" | head -n 1 | cut -d' ' -f1)" \
+	    "$(sort -n -k 2,2 "$tmp/runs" | tail -n 1 | cut -d' ' -f2)" \
+	    "$(median 3 "$tmp/runs")" >>"$tmp/results"
 }
 
 file=$(capture "$mb")
@@ -120,8 +130,9 @@ echo "  $(( bytes / 1000000 )) MB, $(sed -n 's/^packets=//p' "$file.summary") pa
     "$(sed -n 's/^expect_flows=//p' "$file.summary") sessions cloned from" \
     "$(sed -n 's/^template_flows=//p' "$file.summary") template flow(s), $k in flight"
 echo "  mkcapture ${mkopts[*]} $(for t in "${templates[@]}"; do basename "$t"; done | tr '\n' ' ')"
-echo "method: wall time of the whole process, median of $runs run(s) after" \
-    "cat FILE >/dev/null; peak RSS (GNU time %M) of the median run"
+echo "method: $runs run(s) per tool after cat FILE >/dev/null; wall time of the"
+echo "  whole process (median, best), user+sys CPU (median), peak RSS (largest,"
+echo "  GNU time %M); MB/s and the ratios use the median wall time"
 echo
 
 : >"$tmp/results"
@@ -138,13 +149,14 @@ cp "$tmp/stdout" "$tmp/reasm.out"
 awk -F'\t' -v bytes="$bytes" '
 	NR == 1 { floor = $2 }
 	$1 ~ /^tcpflow/ && (flow == 0 || $2 < flow) { flow = $2 }
-	{ name[NR] = $1; ms[NR] = $2; best[NR] = $3; rss[NR] = $4 }
+	{ name[NR] = $1; ms[NR] = $2; best[NR] = $3; rss[NR] = $4; cpu[NR] = $5 }
 	END {
-		printf "%-30s %8s %8s %8s %9s %9s %9s\n", "tool", "median s",
-		    "best s", "MB/s", "RSS MB", "x tcpdump", "x tcpflow"
+		printf "%-29s %7s %7s %7s %7s %7s %9s %9s\n", "tool",
+		    "wall s", "best s", "cpu s", "MB/s", "RSS MB",
+		    "x tcpdump", "x tcpflow"
 		for (i = 1; i <= NR; i++)
-			printf "%-30s %8.3f %8.3f %8.1f %9.1f %9.2f %9.2f\n",
-			    name[i], ms[i] / 1000, best[i] / 1000,
+			printf "%-29s %7.3f %7.3f %7.3f %7.0f %7.1f %9.2f %9.2f\n",
+			    name[i], ms[i] / 1000, best[i] / 1000, cpu[i] / 1000,
 			    bytes / 1e6 / (ms[i] / 1000), rss[i] / 1024,
 			    ms[i] / floor, ms[i] / flow
 	}' "$tmp/results"
