@@ -26,10 +26,11 @@
  * per packet) from 2026-01-01.
  *
  * On standard output it prints key=value lines, among them what a TCP
- * reassembler must deliver for the whole file (expect_flows,
- * expect_stream_bytes, expect_gap_bytes): the bytes the templates'
- * segments cover in each direction, counted once however often they
- * were retransmitted, times the number of clones.
+ * reassembler must deliver for the whole file: expect_flows (clones
+ * of flows that carry a SYN or payload; a stray ACK is no stream),
+ * expect_stream_bytes and expect_gap_bytes (the bytes the templates'
+ * segments cover, or leave as holes, in each direction, counted once
+ * however often they were retransmitted, times the number of clones).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -348,6 +349,7 @@ start_clone(struct slot *s, const struct tmpl *t, size_t flow, uint64_t n,
 
 struct run {
 	uint64_t	clones;
+	uint64_t	flows;		/* clones of flows that are streams */
 	uint64_t	stream_bytes;
 	uint64_t	gap_bytes;
 	uint64_t	payload_bytes;
@@ -370,6 +372,7 @@ refill(struct slot *slots, size_t nslots, unsigned k, const struct tmpl *t,
 		f = &t->flows[flow];
 		start_clone(&slots[nslots++], t, flow, run->clones, rng, o);
 		run->clones++;
+		run->flows += f->is_stream ? 1 : 0;
 		run->stream_bytes += f->covered[0] + f->covered[1];
 		run->gap_bytes += f->holes[0] + f->holes[1];
 		run->payload_bytes += f->payload[0] + f->payload[1];
@@ -441,7 +444,8 @@ print_summary(const struct options *o, const struct tmpl *t,
 	printf("file_bytes=%" PRIu64 "\npackets=%" PRIu64 "\n", w->bytes,
 	    w->packets);
 	printf("payload_bytes=%" PRIu64 "\n", run->payload_bytes);
-	printf("expect_flows=%" PRIu64 "\n", run->clones);
+	printf("sessions=%" PRIu64 "\n", run->clones);
+	printf("expect_flows=%" PRIu64 "\n", run->flows);
 	printf("expect_stream_bytes=%" PRIu64 "\n", run->stream_bytes);
 	printf("expect_gap_bytes=%" PRIu64 "\n", run->gap_bytes);
 }

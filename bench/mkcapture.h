@@ -29,6 +29,8 @@ struct tflow {
 	size_t		*pkts;		/* indexes into tmpl.pkts, in order */
 	size_t		 npkts, cap;
 	uint64_t	 file_bytes;	/* one clone's share of the output */
+	int		 is_stream;	/* a SYN or a payload byte was seen:
+					   a reassembler must report it */
 	/* Per direction, counted once the whole template is read: */
 	uint64_t	 payload[2];	/* segment payload, duplicates too */
 	uint64_t	 covered[2];	/* stream bytes some segment holds */

@@ -127,7 +127,7 @@ echo "machine: $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/c
 echo "libsmtpproto $(git -C "$src" describe --always --dirty 2>/dev/null || echo '?'); $(tcpdump --version 2>&1 | head -n 1); $(tcpflow -V 2>&1 | head -n 1)"
 echo "capture: $file"
 echo "  $(( bytes / 1000000 )) MB, $(sed -n 's/^packets=//p' "$file.summary") packets," \
-    "$(sed -n 's/^expect_flows=//p' "$file.summary") sessions cloned from" \
+    "$(sed -n 's/^sessions=//p' "$file.summary") sessions cloned from" \
     "$(sed -n 's/^template_flows=//p' "$file.summary") template flow(s), $k in flight"
 echo "  mkcapture ${mkopts[*]} $(for t in "${templates[@]}"; do basename "$t"; done | tr '\n' ' ')"
 echo "method: $runs run(s) per tool after cat FILE >/dev/null; wall time of the"

@@ -311,6 +311,7 @@ add_piece(struct tmpl *t, struct tflow *f, int dir, const struct seg *s,
 	tp->flags = tcp[13];
 	f->pkts[f->npkts++] = t->npkts++;
 	f->file_bytes += tpkt_file_bytes(tp);
+	f->is_stream |= plen > 0 || (tp->flags & 0x02);
 	f->payload[dir] += plen;
 	return (0);
 }
