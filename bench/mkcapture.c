@@ -9,8 +9,9 @@
  * server's port, e.g. to 25 so that every tool decodes it as SMTP.
  * Payloads longer than --mss bytes (default 1460, as on Ethernet; 0
  * keeps them whole) are cut into several segments, and SYNs announce
- * that MSS: sessions recorded on loopback carry 64 KB segments.  Clones are
- * started in turn (template flow 0, 1, ..., 0, 1, ...), each with a
+ * that MSS: sessions recorded on loopback carry 64 KB segments.
+ *
+ * Clones are started in turn (template flow 0, 1, ..., 0, 1, ...), each with a
  * fresh client address and port and its own random initial sequence
  * numbers; K clones are in flight at once and their packets are
  * interleaved one at a time in a seeded random order, as on a busy mail

@@ -317,24 +317,29 @@ add_piece(struct tmpl *t, struct tflow *f, int dir, const struct seg *s,
 }
 
 /*
- * Add a segment to its flow, cut into pieces of at most t->mss bytes:
+ * Add a segment to its flow, cut into pieces of at most t->mss bytes
+ * (and of what an IPv4 datagram can carry):
  * loopback recordings carry segments of up to 64 KB, which an Ethernet
  * mail server never sees.
  */
 static int
 add_segment(struct tmpl *t, const struct seg *s, size_t first)
 {
-	size_t	off = 0, n;
+	size_t	off = 0, n, max;
 	long	fi;
 	int	dir;
 
 	fi = flow_find(t, s, first, &dir);
 	if (fi < 0)
 		return (-1);
+	/* An IPv6 segment may not fit IPv4's 16-bit total length. */
+	max = 65535 - 20 - s->hlen;
+	if (t->mss > 0 && t->mss < max)
+		max = t->mss;
 	do {
 		n = s->plen - off;
-		if (t->mss > 0 && n > t->mss)
-			n = t->mss;
+		if (n > max)
+			n = max;
 		if (add_piece(t, &t->flows[fi], dir, s, off, n) != 0)
 			return (-1);
 		off += n;
