@@ -56,15 +56,20 @@ else
 	shopt -u nullglob
 fi
 [ ${#templates[@]} -gt 0 ] ||
-	die "no templates: record sessions into captures/ or set SP_BENCH_TEMPLATES"
+	die "no templates in captures/: set SP_BENCH_TEMPLATES"
 [ -x "$mkcap" ] && [ -x "$reasm" ] ||
 	cmake --build "$build" --target mkcapture bench_reasm >/dev/null ||
 	die "cannot build mkcapture and bench_reasm in $build"
-command -v tcpdump >/dev/null || die "tcpdump is missing (scripts/setup.sh --test)"
-command -v tcpflow >/dev/null || die "tcpflow is missing (scripts/setup.sh --test)"
-[ -x /usr/bin/time ] || die "GNU time is missing (scripts/setup.sh --test)"
+for tool in tcpdump tcpflow /usr/bin/time; do
+	command -v "$tool" >/dev/null ||
+		die "$tool is missing: run scripts/setup.sh --test"
+done
 
-tmp=$(mktemp -d "${SP_BENCH_TMP:-$( [ -d /dev/shm ] && echo /dev/shm || echo /tmp)}/spbench.XXXXXX")
+if [ -z "${SP_BENCH_TMP:-}" ]; then
+	SP_BENCH_TMP=/tmp
+	[ -d /dev/shm ] && SP_BENCH_TMP=/dev/shm
+fi
+tmp=$(mktemp -d "$SP_BENCH_TMP/spbench.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
 # capture MB: print the path of a capture of MB megabytes, built unless
@@ -120,16 +125,29 @@ measure() {
 	    "$(median 3 "$tmp/runs")" >>"$tmp/results"
 }
 
+# val KEY FILE: the value of a key=value line.
+val() {
+	sed -n "s/^$1=//p" "$2"
+}
+
+# Build every capture first, so that no build interrupts the output.
+for size in $mb $mem_sizes; do
+	capture "$size" >/dev/null
+done
 file=$(capture "$mb")
 bytes=$(stat -c %s "$file")
+cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
+rev=$(git -C "$src" describe --always --dirty 2>/dev/null || echo '?')
 echo "== stream reassembly benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
-echo "machine: $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
-echo "libsmtpproto $(git -C "$src" describe --always --dirty 2>/dev/null || echo '?'); $(tcpdump --version 2>&1 | head -n 1); $(tcpflow -V 2>&1 | head -n 1)"
+echo "machine: $(nproc) cores, $cpu"
+echo "libsmtpproto $rev; $(tcpdump --version 2>&1 | head -n 1);" \
+    "$(tcpflow -V 2>&1 | head -n 1)"
 echo "capture: $file"
-echo "  $(( bytes / 1000000 )) MB, $(sed -n 's/^packets=//p' "$file.summary") packets," \
-    "$(sed -n 's/^sessions=//p' "$file.summary") sessions cloned from" \
-    "$(sed -n 's/^template_flows=//p' "$file.summary") template flow(s), $k in flight"
-echo "  mkcapture ${mkopts[*]} $(for t in "${templates[@]}"; do basename "$t"; done | tr '\n' ' ')"
+echo "  $(( bytes / 1000000 )) MB, $(val packets "$file.summary") packets," \
+    "$(val sessions "$file.summary") sessions cloned from" \
+    "$(val template_flows "$file.summary") template flows, $k in flight"
+echo "  mkcapture ${mkopts[*]}" \
+    "$(for t in "${templates[@]}"; do basename "$t"; done | tr '\n' ' ')"
 echo "method: $runs run(s) per tool after cat FILE >/dev/null; wall time of the"
 echo "  whole process (median, best), user+sys CPU (median), peak RSS (largest,"
 echo "  GNU time %M); MB/s and the ratios use the median wall time"
@@ -161,20 +179,24 @@ awk -F'\t' -v bytes="$bytes" '
 			    ms[i] / floor, ms[i] / flow
 	}' "$tmp/results"
 echo
-echo "x tcpdump, x tcpflow: median time over that tool's median time (below 1 is"
-echo "faster); x tcpflow is against the faster tcpflow row."
-echo "bench_reasm counted: $(grep -E '^(flows|stream_bytes|gap_bytes|dup_bytes|buffered_peak)=' "$tmp/reasm.out" | tr '\n' ' ')"
-echo "mkcapture expected:  $(grep -E '^expect_' "$file.summary" | tr '\n' ' ')"
+echo "x tcpdump, x tcpflow: median time over that tool's median time (below"
+echo "1 is faster); x tcpflow is against the faster tcpflow row."
+echo "bench_reasm counted: flows=$(val flows "$tmp/reasm.out")" \
+    "stream_bytes=$(val stream_bytes "$tmp/reasm.out")" \
+    "gap_bytes=$(val gap_bytes "$tmp/reasm.out")" \
+    "dup_bytes=$(val dup_bytes "$tmp/reasm.out")"
+echo "mkcapture expected:  flows=$(val expect_flows "$file.summary")" \
+    "stream_bytes=$(val expect_stream_bytes "$file.summary")" \
+    "gap_bytes=$(val expect_gap_bytes "$file.summary")"
 echo
 
 echo "== memory against capture size (bench_reasm, one run each)"
-printf "%-10s %10s %10s %10s\n" "MB" "sessions" "seconds" "RSS MB"
+printf "%-10s %10s %10s %10s\n" "MB" "flows" "seconds" "RSS MB"
 for size in $mem_sizes; do
 	f=$(capture "$size")
 	cat "$f" >/dev/null
 	"$reasm" "$f" >"$tmp/mem.out"
 	printf "%-10s %10s %10s %10.1f\n" "$(( $(stat -c %s "$f") / 1000000 ))" \
-	    "$(sed -n 's/^flows=//p' "$tmp/mem.out")" \
-	    "$(sed -n 's/^seconds=//p' "$tmp/mem.out")" \
+	    "$(val flows "$tmp/mem.out")" "$(val seconds "$tmp/mem.out")" \
 	    "$(awk -F= '/^peak_rss_kb=/ { print $2 / 1024 }' "$tmp/mem.out")"
 done
