@@ -8,7 +8,8 @@ set -euo pipefail
 build_pkgs=(cmake gcc make pkg-config libpcap-dev libjson-c-dev
 	libreadline-dev libssl-dev)
 test_pkgs=(tcpdump tshark tcpflow swaks postfix python3-aiosmtpd
-	openssl iproute2 tmux clang-14 libclang-rt-14-dev time)
+	openssl iproute2 tmux clang-14 libclang-rt-14-dev
+	python3-jsonschema time wireshark-common)
 
 want=("${build_pkgs[@]}")
 if [ "${1:-}" = "--test" ]; then

@@ -28,6 +28,8 @@ struct sp_capture_live_opts {
  * if not NULL, is a BPF expression applied to every packet.  On
  * failure *out is NULL and errbuf holds a message naming the file.
  * Returns SP_E_OK, SP_E_IO (cannot open or not a capture),
+ * SP_E_TRUNCATED (the file ends inside its file header),
+ * SP_E_FORMAT (a capture header libpcap cannot use),
  * SP_E_UNSUPPORTED (link type not handled; the message names it),
  * SP_E_INVAL (bad filter) or SP_E_NOMEM.
  */
@@ -57,7 +59,10 @@ SP_EXTERN void sp_capture_free(sp_capture *c);
  *   SP_E_FORMAT     a corrupt record (bad length, bad block);
  *   SP_E_IO         a read error.
  * After an error, sp_capture_error() names the file and the byte offset
- * where reading stopped; everything before it was returned.
+ * where reading stopped; everything before it was returned.  Errors and
+ * SP_E_EOF are sticky.  Out of memory while reassembling IPv4
+ * fragments is not an error: the datagram is dropped and counted as
+ * SP_ANOM_IP_FRAG_LIMIT.
  */
 SP_EXTERN sp_err sp_capture_next(sp_capture *c, struct sp_packet *pkt);
 

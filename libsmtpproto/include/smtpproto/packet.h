@@ -134,7 +134,10 @@ struct sp_ipfrag_stats {
 SP_EXTERN void sp_ipfrag_get_stats(const sp_ipfrag *f,
     struct sp_ipfrag_stats *st);
 
-/* Format an address as text (dotted quad or RFC 5952 IPv6). */
+/*
+ * Format an address as text (dotted quad or RFC 5952 IPv6) into buf
+ * and return buf; "" when it does not fit, "?" for an unknown family.
+ */
 SP_EXTERN const char *sp_addr_format(const struct sp_addr *a, char *buf,
     size_t len);
 
