@@ -139,7 +139,11 @@ bytes=$(stat -c %s "$file")
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 rev=$(git -C "$src" describe --always --dirty 2>/dev/null || echo '?')
 echo "== stream reassembly benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
-echo "machine: $(nproc) cores, $cpu"
+echo "machine: $(nproc) cores, $cpu; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+if awk -v n="$(nproc)" '{ exit !($1 > n / 2) }' /proc/loadavg; then
+	echo "warning: other work is running; wall times will be noisy, the CPU"
+	echo "  times (and the cpu x tcpdump column) less so"
+fi
 echo "libsmtpproto $rev; $(tcpdump --version 2>&1 | head -n 1);" \
     "$(tcpflow -V 2>&1 | head -n 1)"
 echo "capture: $file"
@@ -165,22 +169,24 @@ measure "bench_reasm F" "$reasm" "$file"
 cp "$tmp/stdout" "$tmp/reasm.out"
 
 awk -F'\t' -v bytes="$bytes" '
-	NR == 1 { floor = $2 }
+	NR == 1 { floor = $2; floor_cpu = $5 }
 	$1 ~ /^tcpflow/ && (flow == 0 || $2 < flow) { flow = $2 }
 	{ name[NR] = $1; ms[NR] = $2; best[NR] = $3; rss[NR] = $4; cpu[NR] = $5 }
 	END {
-		printf "%-29s %7s %7s %7s %7s %7s %9s %9s\n", "tool",
+		printf "%-29s %6s %6s %6s %5s %6s %9s %9s %5s\n", "tool",
 		    "wall s", "best s", "cpu s", "MB/s", "RSS MB",
-		    "x tcpdump", "x tcpflow"
+		    "x tcpdump", "x tcpflow", "cpu x"
 		for (i = 1; i <= NR; i++)
-			printf "%-29s %7.3f %7.3f %7.3f %7.0f %7.1f %9.2f %9.2f\n",
-			    name[i], ms[i] / 1000, best[i] / 1000, cpu[i] / 1000,
-			    bytes / 1e6 / (ms[i] / 1000), rss[i] / 1024,
-			    ms[i] / floor, ms[i] / flow
+			printf "%-29s %6.3f %6.3f %6.2f %5.0f %6.1f %9.2f %9.2f " \
+			    "%5s\n", name[i], ms[i] / 1000, best[i] / 1000,
+			    cpu[i] / 1000, bytes / 1e6 / (ms[i] / 1000),
+			    rss[i] / 1024, ms[i] / floor, ms[i] / flow,
+			    (floor_cpu > 0 ? sprintf("%.2f", cpu[i] / floor_cpu) : "-")
 	}' "$tmp/results"
 echo
-echo "x tcpdump, x tcpflow: median time over that tool's median time (below"
-echo "1 is faster); x tcpflow is against the faster tcpflow row."
+echo "x tcpdump, x tcpflow: median wall time over that tool's (below 1 is"
+echo "faster; x tcpflow is against the faster tcpflow row); cpu x: median CPU"
+echo "time over tcpdump's."
 echo "bench_reasm counted: flows=$(val flows "$tmp/reasm.out")" \
     "stream_bytes=$(val stream_bytes "$tmp/reasm.out")" \
     "gap_bytes=$(val gap_bytes "$tmp/reasm.out")" \
