@@ -71,10 +71,17 @@ put_err(char *errbuf, size_t errlen, const char *msg)
 static sp_capture *
 capture_alloc(const struct sp_limits *lim, const char *name)
 {
-	const struct sp_allocator *a = lim != NULL ? lim->alloc : NULL;
-	sp_capture	*c;
-	size_t		 n = strlen(name) + 1;
+	struct sp_limits	 def;
+	const struct sp_allocator *a;
+	sp_capture		*c;
+	size_t			 n = strlen(name) + 1;
 
+	/* NULL limits mean the defaults, as everywhere in the library. */
+	if (lim == NULL) {
+		sp_limits_default(&def);
+		lim = &def;
+	}
+	a = lim->alloc;
 	c = sp__calloc(a, 1, sizeof(*c));
 	if (c == NULL)
 		return (NULL);
@@ -295,7 +302,7 @@ sp_capture_open_file(sp_capture **out, const char *path, const char *filter,
 	sp_err		 e;
 
 	*out = NULL;
-	if (path == NULL || lim == NULL) {
+	if (path == NULL) {
 		put_err(errbuf, errlen, "sp_capture_open_file: no path");
 		return (SP_E_INVAL);
 	}
@@ -371,7 +378,7 @@ sp_capture_open_live(sp_capture **out, const char *iface,
 	sp_err		 e;
 
 	*out = NULL;
-	if (iface == NULL || lim == NULL) {
+	if (iface == NULL) {
 		put_err(errbuf, errlen, "sp_capture_open_live: no interface");
 		return (SP_E_INVAL);
 	}

@@ -95,6 +95,10 @@
 	    "too many transactions in one session")			\
 	X(SMTP_BAD_BASE64,	"smtp_bad_base64",			\
 	    "malformed base64 in AUTH")					\
+	X(SMTP_REPLY_TOO_MANY_LINES, "smtp_reply_too_many_lines",	\
+	    "multi-line reply longer than max_reply_lines; rest not kept") \
+	X(SMTP_TLS_UNEXPECTED,	"smtp_tls_unexpected",			\
+	    "TLS record where plaintext SMTP was expected")		\
 	/* Message and MIME (mime*.c). */				\
 	X(MIME_BARE_LF,		"mime_bare_lf",				\
 	    "bare LF or CR in the message")				\

@@ -19,6 +19,7 @@
 #include "packet.h"
 #include "capture.h"
 #include "tcp.h"
+#include "smtp.h"
 
 #define SP_VERSION	"0.1.0"
 

@@ -11,6 +11,14 @@
  *  - on_flow_end is called exactly once per flow, after everything.
  * Stream offset 0 is the byte after the SYN's sequence number, or the
  * first byte seen when the flow was picked up mid-stream.
+ *
+ * Where two copies of a byte differ, the first one seen wins and
+ * SP_ANOM_TCP_OVERLAP_CONFLICT says where ("offsets 1200-1300 differ;
+ * first data kept", end exclusive).  After FIN or RST a flow lingers
+ * as a tombstone for tcp_closed_linger, calling no callbacks: segments
+ * for it are only counted (stats.dropped_bytes, stats.anomalies), and
+ * a new SYN on the same ports starts a new flow.  docs/internals/tcp.md
+ * says when a hole becomes a gap.
  */
 #ifndef SMTPPROTO_TCP_H
 #define SMTPPROTO_TCP_H
@@ -24,7 +32,7 @@ typedef struct sp_tcp_reasm sp_tcp_reasm;
 	X(FIN,		"fin",		"both sides closed with FIN")	\
 	X(RST,		"rst",		"reset")			\
 	X(TIMEOUT,	"timeout",	"idle longer than the timeout")	\
-	X(EVICTED,	"evicted",	"evicted to stay under the flow cap") \
+	X(EVICTED,	"evicted",	"flow cap reached, or ports reused") \
 	X(EOF,		"eof",		"end of input")
 
 enum sp_flow_end {
@@ -42,7 +50,8 @@ struct sp_tcp_dir_stats {
 	uint64_t	gaps;
 	uint64_t	gap_bytes;	/* declared missing through on_gap */
 	uint64_t	dup_bytes;	/* retransmitted, already delivered */
-	uint64_t	dropped_bytes;	/* before start or after close */
+	uint64_t	dropped_bytes;	/* before start or after the FIN
+					   (a tombstone's: stats only) */
 	int		fin;
 	int		rst;
 };
@@ -67,7 +76,9 @@ struct sp_tcp_flow {
 /*
  * Callbacks.  Any may be NULL.  Slices are valid only during the call.
  * Return 0 to go on; nonzero makes the reassembler return SP_E_CALLBACK
- * from the call that triggered it (sticky).
+ * from the call that triggered it (sticky).  ts is the time of the
+ * packet or advance() that caused the event, or at finish() the
+ * flow's last_ts.  On a gap, SP_ANOM_TCP_GAP follows on_gap.
  */
 struct sp_tcp_callbacks {
 	int	(*on_flow_start)(void *ud, struct sp_tcp_flow *f);
@@ -92,7 +103,11 @@ struct sp_tcp_callbacks {
  */
 typedef int (*sp_tcp_role_fn)(void *ud, const struct sp_packet *pkt);
 
-/* Returns SP_E_OK, SP_E_NOMEM or SP_E_INVAL (a NULL argument). */
+/*
+ * lim is copied (lim->alloc must outlive the reassembler); cb is
+ * copied and may be NULL for none.  Returns SP_E_OK, SP_E_NOMEM or
+ * SP_E_INVAL (out or lim NULL).
+ */
 SP_EXTERN sp_err sp_tcp_reasm_new(sp_tcp_reasm **out,
     const struct sp_limits *lim, const struct sp_tcp_callbacks *cb,
     void *ud);
@@ -102,8 +117,8 @@ SP_EXTERN void sp_tcp_reasm_free(sp_tcp_reasm *r);
 
 /*
  * Ports that mark the server of a flow picked up mid-stream (default
- * 25, 465, 587, 2525).  n may be 0.  Returns SP_E_OK or SP_E_LIMIT
- * (more than 64 ports).
+ * 25, 465, 587, 2525).  n may be 0.  Returns SP_E_OK, SP_E_LIMIT
+ * (more than 64 ports) or SP_E_INVAL (r NULL, or ports NULL with n).
  */
 SP_EXTERN sp_err sp_tcp_reasm_set_server_ports(sp_tcp_reasm *r,
     const uint16_t *ports, size_t n);
@@ -112,13 +127,18 @@ SP_EXTERN void sp_tcp_reasm_set_role_fn(sp_tcp_reasm *r, sp_tcp_role_fn fn);
 
 /*
  * Process one segment; pkt->ts is the current time, and flows idle
- * past the timeout end first.  Returns SP_E_OK, SP_E_NOMEM or
- * SP_E_CALLBACK; errors are sticky.
+ * past the timeout end first.  Returns SP_E_OK; SP_E_NOMEM,
+ * SP_E_CALLBACK or SP_E_INTERNAL (a broken invariant, which cannot
+ * happen), all sticky: later calls return them again; or SP_E_INVAL
+ * (a NULL argument).
  */
 SP_EXTERN sp_err sp_tcp_reasm_packet(sp_tcp_reasm *r,
     const struct sp_packet *pkt);
 
-/* Let time pass without a packet (live capture); ends idle flows. */
+/*
+ * Let time pass without a packet (live capture); ends idle flows.
+ * Returns as _packet().
+ */
 SP_EXTERN sp_err sp_tcp_reasm_advance(sp_tcp_reasm *r, sp_ts now);
 
 /*
