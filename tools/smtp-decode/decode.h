@@ -42,4 +42,7 @@ void	progress_update(struct progress *pg, const char *name,
 	    uint64_t done, uint64_t total, uint64_t sessions);
 void	progress_clear(struct progress *pg);
 
+/* Run over files (or opts->iface); returns the exit status. */
+int	decode_run(const struct decode_opts *o, char **files, int nfiles);
+
 #endif /* SMTP_DECODE_H */

@@ -7,6 +7,9 @@
  *   tcp.h      TCP stream reassembly (I/O-free)
  *   smtp.h     the SMTP dialogue push parser (I/O-free)
  *   mime.h     the message and MIME push parser (I/O-free)
+ *   hash.h     MD5/SHA-1/SHA-256 for part data (OpenSSL)
+ *   analyzer.h all of the above in one handle: packets in, session
+ *              events out (what smtp-decode and smtp-shell use)
  * Shared: common.h, err.h, anomaly.h, limits.h.
  */
 #ifndef SMTPPROTO_H
@@ -20,6 +23,9 @@
 #include "capture.h"
 #include "tcp.h"
 #include "smtp.h"
+#include "mime.h"
+#include "hash.h"
+#include "analyzer.h"
 
 #define SP_VERSION	"0.1.0"
 
