@@ -907,6 +907,9 @@ stream(struct recorder *r, struct srec *s, const struct sp_event *ev)
 	json_object	*last;
 	size_t		 n;
 
+	/* Build nothing unless --events asked for it. */
+	if (r->each == NULL)
+		return;
 	switch (ev->kind) {
 	case SP_EV_COMMAND:
 		stream_event(r, s, "command", command_item(r, ev->u.command));

@@ -29,6 +29,7 @@ struct decode_opts {
 	int		 dialogue;	/* --dialogue */
 	int		 stats;		/* --stats */
 	int		 progress;	/* progress bar allowed */
+	int		 threads;	/* shards per file (-j) */
 	struct sp_analyzer_options an;
 };
 

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "decode.h"
 
@@ -37,6 +38,8 @@ usage(FILE *f)
 "  -i IFACE              live capture (any interface, \"any\" included)\n"
 "  -s SNAPLEN, -B BYTES  live snap length, kernel buffer size\n"
 "  -Z USER               drop privileges after opening the interface\n"
+"  -j N                  analyse each file in N threads (default: one per\n"
+"                        core, at most 8); records then come in any order\n"
 "  -h, --help            this text;  -V, --version\n"
 "\n"
 "Exit status: 0 ok, 1 bad or partly unreadable input (what was decoded\n"
@@ -125,6 +128,11 @@ option(struct decode_opts *o, int c, const char *arg)
 	case 'Z': o->user = arg; return (0);
 	case 's': return (parse_int(arg, &o->snaplen) ? 2 : 0);
 	case 'B': return (parse_int(arg, &o->bufsize) ? 2 : 0);
+	case 'j':
+		if (parse_int(arg, &o->threads) || o->threads < 1 ||
+		    o->threads > 16)
+			return (2);
+		return (0);
 	case OPT_FORMAT: return (set_format(o, arg) ? 2 : 0);
 	case OPT_EVENTS: o->events = 1; return (0);
 	case OPT_DIALOGUE: o->dialogue = 1; return (0);
@@ -141,6 +149,15 @@ option(struct decode_opts *o, int c, const char *arg)
 	}
 }
 
+/* One shard per core, up to 8: more only contend for the same file. */
+static int
+default_threads(void)
+{
+	long	n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return (n < 1 ? 1 : n > 8 ? 8 : (int)n);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -149,8 +166,9 @@ main(int argc, char **argv)
 
 	memset(&o, 0, sizeof(o));
 	o.progress = 1;
+	o.threads = default_threads();
 	sp_analyzer_options_default(&o.an);
-	while ((c = getopt_long(argc, argv, "o:f:i:Z:s:B:hV", longopts,
+	while ((c = getopt_long(argc, argv, "o:f:i:Z:s:B:j:hV", longopts,
 	    NULL)) != -1) {
 		if ((rc = option(&o, c, optarg)) == -1)
 			return (0);
