@@ -18,7 +18,7 @@ src=$(cd "$(dirname "$0")/.." && pwd)
 . "$src/bench/lib.sh"
 decode=$build/tools/smtp-decode/smtp-decode
 analyzer=$outdir/bench_analyzer
-need_built mkcapture bench_analyzer smtp-decode
+need_built mkcapture bench_analyzer bench_parsers smtp-decode
 need_tools tcpdump tshark /usr/bin/time
 
 for size in $mb $mem_sizes; do
@@ -71,3 +71,12 @@ for size in $mem_sizes; do
 	printf "%-10s %10.2f %10.1f\n" "$size" "$(echo "$r" | awk '{ print $1 / 1000 }')" \
 	    "$(echo "$r" | awk '{ print $2 / 1024 }')"
 done
+
+echo
+echo "== the parsers alone (bench_parsers: no capture, no TCP, 64 KiB feeds)"
+# The corpus: every message of the recorded sessions, exactly as their
+# servers received them, gone through SP_BENCH_PARSER_ROUNDS times.
+"$decode" --no-progress -j 1 --extract "$tmp/corpus" -o /dev/null \
+    "${templates[@]}"
+"$outdir/bench_parsers" --rounds "${SP_BENCH_PARSER_ROUNDS:-300}" \
+    "$tmp"/corpus/messages/*.eml | sed 's/^/  /'
