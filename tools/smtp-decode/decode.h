@@ -28,6 +28,7 @@ struct decode_opts {
 	int		 events;	/* --events */
 	int		 dialogue;	/* --dialogue */
 	int		 stats;		/* --stats */
+	int		 pretty;	/* --pretty: indented JSON */
 	int		 progress;	/* progress bar allowed */
 	int		 threads;	/* shards per file (-j) */
 	struct sp_analyzer_options an;

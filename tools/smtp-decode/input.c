@@ -116,7 +116,7 @@ record_done(void *ud, json_object *rec)
 	if (sh->run->o->events)
 		return;
 	switch (sh->run->o->format) {
-	case FMT_JSON: output_json(sh->buf, rec); break;
+	case FMT_JSON: output_json(sh->buf, rec, sh->run->o->pretty); break;
 	case FMT_ZEEK: output_zeek(sh->buf, rec); break;
 	case FMT_EVE: output_eve(sh->buf, rec); break;
 	}
@@ -128,7 +128,7 @@ record_each(void *ud, json_object *ev)
 {
 	struct shard	*sh = ud;
 
-	output_json(sh->buf, ev);
+	output_json(sh->buf, ev, sh->run->o->pretty);
 	shard_maybe_flush(sh);
 }
 

@@ -24,6 +24,7 @@ usage(FILE *f)
 "  -o FILE               write to FILE instead of stdout\n"
 "  --format json|zeek|eve  session records (NDJSON), a Zeek smtp.log,\n"
 "                        or Suricata EVE smtp events\n"
+"  --pretty              indented JSON, for reading (not one per line)\n"
 "  --events              one object per command, reply, transaction and\n"
 "                        anomaly, as they happen\n"
 "  --dialogue            add every command and reply to the records\n"
@@ -84,7 +85,8 @@ parse_int(const char *s, int *out)
 
 enum {
 	OPT_FORMAT = 256, OPT_EVENTS, OPT_DIALOGUE, OPT_HASHES, OPT_EXTRACT,
-	OPT_PORTS, OPT_NO_CONTENT, OPT_SECRETS, OPT_STATS, OPT_NO_PROGRESS
+	OPT_PORTS, OPT_NO_CONTENT, OPT_SECRETS, OPT_STATS, OPT_NO_PROGRESS,
+	OPT_PRETTY
 };
 
 static const struct option longopts[] = {
@@ -98,6 +100,7 @@ static const struct option longopts[] = {
 	{ "show-secrets", no_argument, NULL, OPT_SECRETS },
 	{ "stats", no_argument, NULL, OPT_STATS },
 	{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
+	{ "pretty", no_argument, NULL, OPT_PRETTY },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 }
@@ -143,6 +146,7 @@ option(struct decode_opts *o, int c, const char *arg)
 	case OPT_SECRETS: o->an.show_secrets = 1; return (0);
 	case OPT_STATS: o->stats = 1; return (0);
 	case OPT_NO_PROGRESS: o->progress = 0; return (0);
+	case OPT_PRETTY: o->pretty = 1; return (0);
 	case 'h': usage(stdout); return (-1);
 	case 'V': printf("smtp-decode %s\n", sp_version()); return (-1);
 	default: return (2);
