@@ -49,6 +49,7 @@ struct run {
 	uint64_t		 kernel_dropped, iface_dropped;
 	unsigned		 extract_errors;
 	unsigned long		 sessions_done;
+	int			 out_tty;	/* records go to a terminal */
 	double			 t0;
 	int			 status;	/* exit status so far */
 };
@@ -89,7 +90,8 @@ shard_flush(struct shard *sh)
 	if (fflush(sh->buf) != 0 || sh->bufn == 0)
 		return;
 	pthread_mutex_lock(&r->lock);
-	if (sh->index == 0)
+	/* Records and the progress line share the screen only on a tty. */
+	if (r->out_tty)
 		progress_clear(&r->pg);
 	fwrite(sh->bufp, 1, sh->bufn, r->out);
 	if (r->o->iface != NULL)
@@ -239,10 +241,15 @@ progress(struct shard *sh)
 	struct sp_capture_stats	cs;
 	struct run		*r = sh->run;
 
+	const char		*name = sh->path != NULL ? sh->path : "live";
+
+	/* The file's name, not its folders, fits the line. */
+	if (strrchr(name, '/') != NULL)
+		name = strrchr(name, '/') + 1;
 	sp_capture_get_stats(sh->cap, &cs);
 	pthread_mutex_lock(&r->lock);
-	progress_update(&r->pg, sh->path != NULL ? sh->path : "live",
-	    cs.offset, cs.file_size, r->sessions_done);
+	progress_update(&r->pg, name, cs.offset, cs.file_size,
+	    r->sessions_done);
 	pthread_mutex_unlock(&r->lock);
 }
 
@@ -497,6 +504,7 @@ decode_run(const struct decode_opts *o, char **files, int nfiles)
 	pthread_mutex_init(&r.lock, NULL);
 	if (open_output(&r) != 0)
 		return (1);
+	r.out_tty = isatty(fileno(r.out));
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigaction(SIGINT, &sa, NULL);
