@@ -28,7 +28,9 @@ struct decode_opts {
 	int		 events;	/* --events */
 	int		 dialogue;	/* --dialogue */
 	int		 stats;		/* --stats */
+	int		 pretty;	/* --pretty: indented JSON */
 	int		 progress;	/* progress bar allowed */
+	int		 threads;	/* shards per file (-j) */
 	struct sp_analyzer_options an;
 };
 
@@ -41,5 +43,8 @@ void	progress_init(struct progress *pg, int enabled);
 void	progress_update(struct progress *pg, const char *name,
 	    uint64_t done, uint64_t total, uint64_t sessions);
 void	progress_clear(struct progress *pg);
+
+/* Run over files (or opts->iface); returns the exit status. */
+int	decode_run(const struct decode_opts *o, char **files, int nfiles);
 
 #endif /* SMTP_DECODE_H */

@@ -230,9 +230,12 @@ output_zeek(FILE *f, json_object *rec)
 }
 
 void
-output_json(FILE *f, json_object *rec)
+output_json(FILE *f, json_object *rec, int pretty)
 {
-	fputs(json_object_to_json_string_ext(rec, JSON_FLAGS), f);
+	/* NDJSON by default: one record a line, for jq and log shippers. */
+	fputs(json_object_to_json_string_ext(rec, pretty ?
+	    JSON_FLAGS | JSON_C_TO_STRING_PRETTY |
+	    JSON_C_TO_STRING_SPACED : JSON_FLAGS), f);
 	fputc('\n', f);
 }
 
@@ -356,7 +359,7 @@ output_eve(FILE *f, json_object *rec)
 		if (get(tx, "message", NULL) != NULL)
 			json_object_object_add(ev, "email",
 			    eve_email(get(tx, "message", NULL)));
-		output_json(f, ev);
+		output_json(f, ev, 0);
 		json_object_put(ev);
 	}
 }

@@ -7,6 +7,9 @@
  *   tcp.h      TCP stream reassembly (I/O-free)
  *   smtp.h     the SMTP dialogue push parser (I/O-free)
  *   mime.h     the message and MIME push parser (I/O-free)
+ *   hash.h     MD5/SHA-1/SHA-256 for part data (OpenSSL)
+ *   analyzer.h all of the above in one handle: packets in, session
+ *              events out (what smtp-decode and smtp-shell use)
  *   client.h   a live SMTP client engine (sockets, OpenSSL)
  *   script.h   session scripts: reader, writer, runner, converter
  * Shared: common.h, err.h, anomaly.h, limits.h.
@@ -22,6 +25,9 @@
 #include "capture.h"
 #include "tcp.h"
 #include "smtp.h"
+#include "mime.h"
+#include "hash.h"
+#include "analyzer.h"
 #include "client.h"
 #include "script.h"
 

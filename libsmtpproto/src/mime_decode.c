@@ -1,0 +1,272 @@
+/*
+ * mime_decode.c - streaming base64 and quoted-printable decoders
+ * (RFC 2045 6.7 and 6.8).  They keep a few bytes of state between
+ * calls, so a run may end anywhere, and they never fail: malformed
+ * input is reported and decoded the way mail clients do.
+ */
+#include "mime_int.h"
+
+/* Values 0..63, or one of these classes. */
+#define B64_WS		0x40
+#define B64_PAD		0x41
+#define B64_BAD		0x80
+
+static const uint8_t b64_tab[256] = {
+#define B8(x) x, x, x, x, x, x, x, x
+	B8(B64_BAD), B64_BAD, B64_WS, B64_WS, B64_BAD, B64_BAD, B64_WS,
+	B64_BAD, B64_BAD, B8(B64_BAD), B8(B64_BAD),
+	/* 0x20 */ B64_WS, B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD,
+	B64_BAD, B64_BAD, B64_BAD, B64_BAD, B64_BAD, 62, B64_BAD, B64_BAD,
+	B64_BAD, 63,
+	/* 0x30 */ 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, B64_BAD, B64_BAD,
+	B64_BAD, B64_PAD, B64_BAD, B64_BAD,
+	/* 0x40 */ B64_BAD, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
+	/* 0x50 */ 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, B64_BAD,
+	B64_BAD, B64_BAD, B64_BAD, B64_BAD,
+	/* 0x60 */ B64_BAD, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38,
+	39, 40,
+	/* 0x70 */ 41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, B64_BAD,
+	B64_BAD, B64_BAD, B64_BAD, B64_BAD,
+	/* 0x80 */ B8(B64_BAD), B8(B64_BAD), B8(B64_BAD), B8(B64_BAD),
+	B8(B64_BAD), B8(B64_BAD), B8(B64_BAD), B8(B64_BAD),
+	B8(B64_BAD), B8(B64_BAD), B8(B64_BAD), B8(B64_BAD),
+	B8(B64_BAD), B8(B64_BAD), B8(B64_BAD), B8(B64_BAD)
+#undef B8
+};
+
+/* Emit what a quantum holding s->n sextets carries (RFC 4648 4). */
+static size_t
+b64_close(struct sp__b64 *s, uint8_t *out)
+{
+	size_t	k = 0;
+
+	if (s->n == 2) {
+		out[k++] = (uint8_t)(s->acc >> 4);
+	} else if (s->n == 3) {
+		out[k++] = (uint8_t)(s->acc >> 10);
+		out[k++] = (uint8_t)(s->acc >> 2);
+	}
+	s->acc = 0;
+	s->n = 0;
+	return (k);
+}
+
+size_t
+sp__b64_run(struct sp__b64 *s, const uint8_t *in, size_t n, uint8_t *out,
+    size_t *bad)
+{
+	size_t	i = 0, k = 0;
+
+	*bad = SIZE_MAX;
+	while (i < n) {
+		/* Fast path: whole quanta of four valid characters. */
+		while (s->n == 0 && n - i >= 4) {
+			unsigned a = b64_tab[in[i]], b = b64_tab[in[i + 1]];
+			unsigned c = b64_tab[in[i + 2]], d = b64_tab[in[i + 3]];
+			uint32_t v;
+
+			if (((a | b | c | d) & 0xc0) != 0)
+				break;
+			v = a << 18 | b << 12 | c << 6 | d;
+			out[k] = (uint8_t)(v >> 16);
+			out[k + 1] = (uint8_t)(v >> 8);
+			out[k + 2] = (uint8_t)v;
+			k += 3;
+			i += 4;
+		}
+		if (i >= n)
+			break;
+		unsigned v = b64_tab[in[i]];
+
+		if (v < 64) {
+			s->acc = s->acc << 6 | v;
+			if (++s->n == 4) {
+				out[k++] = (uint8_t)(s->acc >> 16);
+				out[k++] = (uint8_t)(s->acc >> 8);
+				out[k++] = (uint8_t)s->acc;
+				s->acc = 0;
+				s->n = 0;
+			}
+		} else if (v == B64_PAD) {
+			if (s->n == 1 && *bad == SIZE_MAX)
+				*bad = i;
+			k += b64_close(s, out + k);
+		} else if (v == B64_BAD && *bad == SIZE_MAX) {
+			*bad = i;
+		}
+		i++;
+	}
+	return (k);
+}
+
+size_t
+sp__b64_end(struct sp__b64 *s, uint8_t *out, bool *bad)
+{
+	*bad = (s->n == 1);
+	return (b64_close(s, out));
+}
+
+/* Quoted-printable states: after '=', after "=X", after "=" blanks. */
+enum { QP_TEXT = 0, QP_EQ, QP_EQ1, QP_EQ_WS };
+
+static int
+hexval(uint8_t c)
+{
+	if (c >= '0' && c <= '9')
+		return (c - '0');
+	c = (uint8_t)(c | 0x20);
+	if (c >= 'a' && c <= 'f')
+		return (c - 'a' + 10);
+	return (-1);
+}
+
+/* Give back held blanks: they were not at the end of the line. */
+static size_t
+qp_flush_ws(struct sp__qp *s, uint8_t *out)
+{
+	size_t	n = s->nws;
+
+	memcpy(out, s->ws, n);
+	s->nws = 0;
+	return (n);
+}
+
+/*
+ * A malformed '=' sequence is kept literally (RFC 2045 6.7 note (2):
+ * "the robust implementation might include the "=" character and the
+ * following character in the decoded data").
+ */
+static size_t
+qp_literal(struct sp__qp *s, uint8_t *out)
+{
+	size_t	k = 0;
+
+	out[k++] = '=';
+	if (s->state == QP_EQ1)
+		out[k++] = s->hex1;
+	if (s->state == QP_EQ_WS)
+		k += qp_flush_ws(s, out + k);
+	s->state = QP_TEXT;
+	s->bad = true;
+	return (k);
+}
+
+static size_t
+qp_byte(struct sp__qp *s, uint8_t c, uint8_t *out)
+{
+	size_t	k = 0;
+
+	switch (s->state) {
+	case QP_EQ:
+		if (hexval(c) >= 0) {
+			s->hex1 = c;
+			s->state = QP_EQ1;
+			return (0);
+		}
+		if (c == ' ' || c == '\t') {
+			s->ws[s->nws++] = c;	/* nws was 0 */
+			s->state = QP_EQ_WS;
+			return (0);
+		}
+		k = qp_literal(s, out);
+		break;
+	case QP_EQ1:
+		if (hexval(c) >= 0) {
+			out[0] = (uint8_t)(hexval(s->hex1) << 4 | hexval(c));
+			s->state = QP_TEXT;
+			return (1);
+		}
+		k = qp_literal(s, out);
+		break;
+	case QP_EQ_WS:
+		if ((c == ' ' || c == '\t') && s->nws < SP__QP_WS_MAX) {
+			s->ws[s->nws++] = c;
+			return (0);
+		}
+		k = qp_literal(s, out);
+		break;
+	}
+	/* QP_TEXT, or the byte that ended a malformed sequence. */
+	if (c == '=') {
+		k += qp_flush_ws(s, out + k);
+		s->state = QP_EQ;
+	} else if (c == ' ' || c == '\t') {
+		if (s->nws == SP__QP_WS_MAX)
+			k += qp_flush_ws(s, out + k);
+		s->ws[s->nws++] = c;
+	} else {
+		k += qp_flush_ws(s, out + k);
+		out[k++] = c;
+	}
+	return (k);
+}
+
+size_t
+sp__qp_run(struct sp__qp *s, const uint8_t *in, size_t n, uint8_t *out)
+{
+	const uint8_t	*eq;
+	size_t		 i = 0, j, t, k = 0;
+
+	while (i < n) {
+		if (s->state == QP_TEXT && s->nws == 0) {
+			/*
+			 * Fast path: copy up to the next '='; only blanks at
+			 * the very end of the run may be trailing ones.
+			 */
+			eq = memchr(in + i, '=', n - i);
+			j = eq != NULL ? (size_t)(eq - in) : n;
+			t = j;
+			while (j == n && t > i && (in[t - 1] == ' ' ||
+			    in[t - 1] == '\t') && j - t < SP__QP_WS_MAX)
+				t--;
+			memcpy(out + k, in + i, t - i);
+			k += t - i;
+			i = t;
+			if (i < n && in[i] == '=' && n - i > 2 &&
+			    hexval(in[i + 1]) >= 0 && hexval(in[i + 2]) >= 0) {
+				out[k++] = (uint8_t)(hexval(in[i + 1]) << 4 |
+				    hexval(in[i + 2]));
+				i += 3;
+				continue;
+			}
+			if (i == n)
+				break;
+		}
+		k += qp_byte(s, in[i], out + k);
+		i++;
+	}
+	return (k);
+}
+
+/*
+ * Line end.  Blanks before it are transport padding and go (RFC 2045
+ * 6.7 rule 3); "=" (plus blanks) before it is a soft line break.
+ */
+size_t
+sp__qp_eol(struct sp__qp *s, const uint8_t *eol, size_t n, uint8_t *out)
+{
+	size_t	k = 0;
+
+	if (s->state == QP_EQ || s->state == QP_EQ_WS) {
+		s->state = QP_TEXT;
+		s->nws = 0;
+		return (0);
+	}
+	if (s->state == QP_EQ1)
+		k = qp_literal(s, out);
+	s->nws = 0;
+	memcpy(out + k, eol, n);
+	return (k + n);
+}
+
+size_t
+sp__qp_end(struct sp__qp *s, uint8_t *out)
+{
+	size_t	k = 0;
+
+	if (s->state == QP_EQ1)
+		k = qp_literal(s, out);
+	s->state = QP_TEXT;
+	s->nws = 0;
+	return (k);
+}

@@ -1,0 +1,95 @@
+/*
+ * jsonutil.c - JSON helpers shared by the tools.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jsonutil.h"
+
+/* Length of the valid UTF-8 sequence at p (RFC 3629), or 0. */
+static size_t
+utf8_seq(const uint8_t *p, size_t n)
+{
+	size_t	len;
+	uint32_t cp;
+
+	if (p[0] < 0x80)
+		return (1);
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		len = 2, cp = p[0] & 0x1fu;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		len = 3, cp = p[0] & 0x0fu;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		len = 4, cp = p[0] & 0x07u;
+	else
+		return (0);
+	if (len > n)
+		return (0);
+	for (size_t i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return (0);
+		cp = cp << 6 | (p[i] & 0x3fu);
+	}
+	/* Overlong forms, surrogates and beyond U+10FFFF are invalid. */
+	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+		return (0);
+	return (len);
+}
+
+json_object *
+json_bytes(const uint8_t *p, size_t n)
+{
+	char		*buf, *o;
+	json_object	*j;
+
+	if (n > (SIZE_MAX - 1) / 4)
+		return (json_object_new_string(""));
+	/* Worst case: every byte becomes \xNN. */
+	if ((buf = malloc(n * 4 + 1)) == NULL)
+		return (json_object_new_string(""));
+	o = buf;
+	for (size_t i = 0; i < n;) {
+		size_t	l = utf8_seq(p + i, n - i);
+
+		if (l == 0 || (l == 1 && p[i] == 0)) {
+			snprintf(o, 5, "\\x%02x", p[i]);
+			o += 4;
+			i++;
+			continue;
+		}
+		memcpy(o, p + i, l);
+		o += l;
+		i += l;
+	}
+	j = json_object_new_string_len(buf, (int)(o - buf));
+	free(buf);
+	return (j);
+}
+
+json_object *
+json_ts(sp_ts ts)
+{
+	char		buf[48];
+	uint64_t	us = ts / 1000;
+
+	/* Microseconds, as Zeek and Suricata log them, printed exactly. */
+	snprintf(buf, sizeof(buf), "%llu.%06llu",
+	    (unsigned long long)(us / 1000000),
+	    (unsigned long long)(us % 1000000));
+	return (json_object_new_double_s((double)us / 1e6, buf));
+}
+
+const char *
+dir_name(enum sp_dir d)
+{
+	return (d == SP_DIR_CLIENT ? "client" : "server");
+}
+
+void
+json_add(json_object *o, const char *key, json_object *v)
+{
+	if (v != NULL)
+		json_object_object_add(o, key, v);
+}
