@@ -7,13 +7,14 @@
  *   sp_script_run [-46EKkT] [-c cafile] [-t ms] [-m max_reply]
  *                 [-v name=value]... host port script
  *   sp_script_run -w script        parse and write back (round trip)
+ *   sp_script_run -x capture       the first SMTP session as a script
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "smtpproto/script.h"
+#include "smtpproto/smtpproto.h"
 
 #define MAX_VARS	32
 
@@ -53,6 +54,63 @@ write_back(const char *path)
 	fputs(out, stdout);
 	free(out);
 	sp_script_free(s);
+	return (0);
+}
+
+struct conv {
+	sp_script_conv	*cv;
+	int		 taken;		/* the first session is ours */
+	sp_err		 err;
+};
+
+static int
+conv_event(void *ud, const struct sp_event *ev)
+{
+	struct conv	*x = ud;
+
+	if (ev->kind == SP_EV_SESSION_BEGIN && !x->taken) {
+		x->taken = 1;
+		*ev->user = x;
+	}
+	if (*ev->user == x && x->err == SP_E_OK)
+		x->err = sp_script_conv_event(x->cv, ev);
+	return (0);
+}
+
+static int
+convert(const char *path)
+{
+	struct conv	 x = { NULL, 0, SP_E_OK };
+	struct sp_packet pkt;
+	sp_capture	*cap;
+	sp_analyzer	*an;
+	sp_script	*s;
+	char		 errbuf[256], *out;
+	sp_err		 e;
+
+	if (sp_capture_open_file(&cap, path, NULL, NULL, errbuf,
+	    sizeof(errbuf)) != SP_E_OK) {
+		fprintf(stderr, "%s\n", errbuf);
+		return (4);
+	}
+	if (sp_script_conv_new(&x.cv, NULL) != SP_E_OK ||
+	    sp_analyzer_new(&an, NULL, NULL, conv_event, &x) != SP_E_OK)
+		return (4);
+	while ((e = sp_capture_next(cap, &pkt)) == SP_E_OK)
+		(void)sp_analyzer_packet(an, &pkt);
+	(void)sp_analyzer_finish(an);
+	sp_analyzer_free(an);
+	sp_capture_free(cap);
+	if (x.err != SP_E_OK || sp_script_conv_finish(x.cv, &s) != SP_E_OK ||
+	    sp_script_write(s, &out, NULL) != SP_E_OK) {
+		fprintf(stderr, "%s: conversion failed: %s\n", path,
+		    sp_strerror(x.err));
+		return (4);
+	}
+	fputs(out, stdout);
+	free(out);
+	sp_script_free(s);
+	sp_script_conv_free(x.cv);
 	return (0);
 }
 
@@ -116,7 +174,7 @@ main(int argc, char **argv)
 	memset(&ro, 0, sizeof(ro));
 	ro.vars = vars;
 	o.on_anomaly = print_anomaly;
-	while ((ch = getopt(argc, argv, "46c:EKkm:Tt:v:w:")) != -1) {
+	while ((ch = getopt(argc, argv, "46c:EKkm:Tt:v:w:x:")) != -1) {
 		switch (ch) {
 		case '4': o.family = SP_CLIENT_FAMILY_IPV4; break;
 		case '6': o.family = SP_CLIENT_FAMILY_IPV6; break;
@@ -141,6 +199,7 @@ main(int argc, char **argv)
 			vars[ro.nvars++].value = eq + 1;
 			break;
 		case 'w': return (write_back(optarg));
+		case 'x': return (convert(optarg));
 		default: return (usage());
 		}
 	}
