@@ -353,31 +353,90 @@ dup_bytes(struct sp_script_text *dst, const struct sp_script_text *src)
 	return (dst->p != NULL);
 }
 
+/*
+ * Only the fields an op uses are kept, so two scripts that do the same
+ * thing compare equal whatever the caller left in the others.
+ */
+static void
+relevant(struct sp_script_step *d, const struct sp_script_step *st)
+{
+	memset(d, 0, sizeof(*d));
+	d->op = st->op;
+	d->line = st->line;
+	switch (st->op) {
+	case SP_STEP_PIPELINE:
+		d->lines = st->lines;
+		d->nlines = st->nlines;
+		break;
+	case SP_STEP_EXPECT:
+		d->expect = st->expect;
+		break;
+	case SP_STEP_EXPECT_COUNT:
+		d->count = st->count;
+		/* FALLTHROUGH */
+	case SP_STEP_EXPECT_SILENCE:
+	case SP_STEP_EXPECT_CLOSE:
+	case SP_STEP_SLEEP:
+		d->ms = st->ms;
+		break;
+	case SP_STEP_DATA:
+	case SP_STEP_DATA_BODY:
+		d->path = st->path;
+		d->has_text = st->path == NULL;
+		if (d->has_text)
+			d->text = st->text;
+		break;
+	case SP_STEP_BDAT:
+		d->size = st->size;
+		d->last = st->last != 0;
+		d->has_text = st->has_text != 0;
+		if (d->has_text)
+			d->text = st->text;
+		break;
+	case SP_STEP_BDAT_FILE:
+		d->path = st->path;
+		d->size = st->size;
+		break;
+	case SP_STEP_AUTH:
+		d->mech = st->mech;
+		d->user = st->user;
+		d->secret = st->secret;
+		break;
+	case SP_STEP_SEND:
+	case SP_STEP_SENDRAW:
+		d->text = st->text;
+		break;
+	case SP_STEP_STARTTLS:
+	case SP_STEP_QUIT:
+		break;
+	}
+}
+
 static sp_err
-copy_step(struct sp_script_step *d, const struct sp_script_step *st)
+copy_step(struct sp_script_step *d, const struct sp_script_step *in)
 {
 	struct sp_script_text	*lines = NULL;
+	struct sp_script_step	 st;
 
-	*d = *st;
-	if (st->op == SP_STEP_DATA || st->op == SP_STEP_DATA_BODY)
-		d->has_text = st->path == NULL;
+	relevant(&st, in);
+	*d = st;
 	d->text.p = NULL;
 	d->lines = NULL;
 	d->nlines = 0;
 	d->path = d->user = d->secret = d->expect.pattern = NULL;
-	if (!dup_bytes(&d->text, &st->text))
+	if (!dup_bytes(&d->text, &st.text))
 		return (SP_E_NOMEM);
-	if (st->nlines > 0) {
-		if ((lines = calloc(st->nlines, sizeof(*lines))) == NULL)
+	if (st.nlines > 0) {
+		if ((lines = calloc(st.nlines, sizeof(*lines))) == NULL)
 			return (SP_E_NOMEM);
 		d->lines = lines;
-		for (; d->nlines < st->nlines; d->nlines++)
-			if (!dup_bytes(&lines[d->nlines], &st->lines[d->nlines]))
+		for (; d->nlines < st.nlines; d->nlines++)
+			if (!dup_bytes(&lines[d->nlines], &st.lines[d->nlines]))
 				return (SP_E_NOMEM);
 	}
-	if (!dup_opt(st->path, &d->path) || !dup_opt(st->user, &d->user) ||
-	    !dup_opt(st->secret, &d->secret) ||
-	    !dup_opt(st->expect.pattern, &d->expect.pattern))
+	if (!dup_opt(st.path, &d->path) || !dup_opt(st.user, &d->user) ||
+	    !dup_opt(st.secret, &d->secret) ||
+	    !dup_opt(st.expect.pattern, &d->expect.pattern))
 		return (SP_E_NOMEM);
 	return (SP_E_OK);
 }
