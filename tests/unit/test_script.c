@@ -3,10 +3,11 @@
  * client's pure encoders (base64, AUTH mechanisms, DATA transparency,
  * BDAT headers).
  */
+#include <glob.h>
 #include <stdlib.h>
 
 #include "check.h"
-#include "smtpproto/script.h"
+#include "smtpproto/smtpproto.h"
 
 #define SP_NELEM_T(a)	(sizeof(a) / sizeof((a)[0]))
 
@@ -471,9 +472,105 @@ test_bdat_header(void)
 	CHECK_EQ(sp_bdat_header(b, 5, 1000, 0), 0, "too small");
 }
 
+struct conv {
+	sp_script_conv	*cv;
+	int		 taken;
+	sp_err		 err;
+	size_t		 sessions;
+};
+
+static int
+conv_event(void *ud, const struct sp_event *ev)
+{
+	struct conv	*x = ud;
+
+	if (ev->kind == SP_EV_SESSION_BEGIN) {
+		x->sessions++;
+		if (!x->taken) {
+			x->taken = 1;
+			*ev->user = x;
+		}
+	}
+	if (*ev->user == x && x->err == SP_E_OK)
+		x->err = sp_script_conv_event(x->cv, ev);
+	return (0);
+}
+
+/* The first session of a capture as a script. */
+static sp_script *
+convert(const char *path)
+{
+	struct conv	 x;
+	struct sp_packet pkt;
+	sp_capture	*cap;
+	sp_analyzer	*an;
+	sp_script	*s = NULL;
+	char		 eb[256];
+
+	memset(&x, 0, sizeof(x));
+	if (sp_capture_open_file(&cap, path, NULL, NULL, eb, sizeof(eb)) !=
+	    SP_E_OK)
+		return (NULL);
+	CHECK_EQ(sp_script_conv_new(&x.cv, NULL), SP_E_OK);
+	CHECK_EQ(sp_analyzer_new(&an, NULL, NULL, conv_event, &x), SP_E_OK);
+	while (sp_capture_next(cap, &pkt) == SP_E_OK)
+		(void)sp_analyzer_packet(an, &pkt);
+	(void)sp_analyzer_finish(an);
+	sp_analyzer_free(an);
+	sp_capture_free(cap);
+	CHECK_EQ(x.err, SP_E_OK, "%s", path);
+	CHECK_EQ(sp_script_conv_finish(x.cv, &s), SP_E_OK, "%s", path);
+	sp_script_conv_free(x.cv);
+	return (s);
+}
+
+static size_t
+count_op(const sp_script *s, enum sp_script_op op)
+{
+	size_t	n = 0;
+
+	for (size_t i = 0; i < sp_script_nsteps(s); i++)
+		n += sp_script_step_at(s, i)->op == op;
+	return (n);
+}
+
+/* Every capture converts, writes and reads back the same. */
+static void
+test_captures(void)
+{
+	glob_t		 g;
+	sp_script	*s;
+
+	if (glob("captures/*.pcap", 0, NULL, &g) != 0) {
+		fprintf(stderr, "no captures/*.pcap: skipped\n");
+		return;
+	}
+	for (size_t i = 0; i < g.gl_pathc; i++) {
+		if ((s = convert(g.gl_pathv[i])) == NULL)
+			continue;
+		CHECK(sp_script_nsteps(s) > 2, "%s", g.gl_pathv[i]);
+		check_round_trip(s, g.gl_pathv[i]);
+		if (strstr(g.gl_pathv[i], "/starttls.pcap") != NULL)
+			CHECK(sp_script_step_at(s, sp_script_nsteps(s) - 1)->op
+			    == SP_STEP_STARTTLS, "stops at STARTTLS");
+		if (strstr(g.gl_pathv[i], "/pipelining.pcap") != NULL)
+			CHECK(count_op(s, SP_STEP_PIPELINE) == 1 &&
+			    count_op(s, SP_STEP_DATA_BODY) == 1, "pipelined");
+		if (strstr(g.gl_pathv[i], "/bdat.pcap") != NULL)
+			CHECK(count_op(s, SP_STEP_BDAT) == 6, "bdat chunks");
+		if (strstr(g.gl_pathv[i], "/auth_plain.pcap") != NULL)
+			CHECK(count_op(s, SP_STEP_AUTH) == 1 &&
+			    strcmp(sp_script_step_at(s, 3)->secret,
+			    "$SP_AUTH_SECRET") == 0, "auth, secret not kept");
+		sp_script_free(s);
+	}
+	globfree(&g);
+}
+
 int
 main(void)
 {
+	test_captures();
 	test_every_kind();
 	test_errors();
 	test_awkward_round_trip();
