@@ -276,6 +276,7 @@ sp__client_tls_close(sp_client *c)
 		SSL_free(c->ssl);
 	}
 	SSL_CTX_free(c->ssl_ctx);
+	memset(&c->tls, 0, sizeof(c->tls));
 	c->ssl = NULL;
 	c->ssl_ctx = NULL;
 }
@@ -328,7 +329,8 @@ sp_client_starttls(sp_client *c, struct sp_client_reply *r)
 int
 sp_client_tls_info(const sp_client *c, struct sp_client_tls_info *info)
 {
-	if (c == NULL || c->ssl == NULL)
+	/* fill_info() sets the protocol once a handshake succeeded. */
+	if (c == NULL || c->ssl == NULL || c->tls.protocol[0] == '\0')
 		return (0);
 	if (info != NULL)
 		*info = c->tls;

@@ -104,6 +104,14 @@ rc, out, _ = run("localhost", port, full, "-4", "-c", ca, "-E", "-t", "5000",
                  "-v", "rcpt=bob@example.test", env=env)
 check(rc == 0, "STARTTLS + AUTH PLAIN + DATA: pass")
 check(", verified" in out and "TLSv1." in out, "TLS: verified, protocol shown")
+import re, time
+m = re.search(r"# tls (\S+) .* subject=(.*) issuer=(.*) sans=(.*) "
+              r"not_after=(\d+)", out)
+check(m is not None and m.group(2) == "CN=localhost" and
+      m.group(3) == "CN=sp test CA" and
+      m.group(4) == "DNS:localhost, IP:127.0.0.1, IP:::1" and
+      time.time() < int(m.group(5)) < time.time() + 3 * 86400,
+      "TLS peer summary: subject, issuer, SANs, notAfter")
 check("<redacted>" in out and PASSWORD not in out, "AUTH secret not shown")
 want = BODY.replace("\n", "\r\n").encode()
 check(len(received) == 1 and received[0] == want,
@@ -173,7 +181,24 @@ rc, out, _ = run("127.0.0.1", port, fail, "-K", "-t", "5000")
 check(rc == 1 and "\n4\tpass" in out, "keep going: later steps run")
 ctl.stop()
 
-# 9. IPv6 (::1), if this host has it.
+# 9. Implicit TLS (RFC 8314 3.3, port 465 style): TLS from the first byte.
+ictx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+ictx.load_cert_chain(cert, key)
+iport = free_port()
+ictl = Controller(Handler(), hostname="127.0.0.1", port=iport,
+                  server_hostname="localhost", ssl_context=ictx,
+                  auth_require_tls=False, authenticator=authenticator,
+                  decode_data=False)
+ictl.start()
+implicit = script(work, "implicit.smtp", "expect 220\nsend EHLO c\n"
+                  "expect 250\nauth plain %s %s\nexpect 235\nquit\n" % (
+                      USER, PASSWORD))
+rc, out, _ = run("127.0.0.1", iport, implicit, "-T", "-c", ca, "-t", "5000")
+check(rc == 0 and "verified=1" in out, "implicit TLS: verified session")
+check("smtp_auth_plaintext" not in out, "implicit TLS: AUTH not flagged")
+ictl.stop()
+
+# 10. IPv6 (::1), if this host has it.
 try:
     ctl6, port6 = start("::1", socket.AF_INET6)
 except OSError:

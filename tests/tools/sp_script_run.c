@@ -123,6 +123,19 @@ usage(void)
 	return (4);
 }
 
+static void
+print_tls(const sp_client *c)
+{
+	struct sp_client_tls_info	t;
+
+	if (!sp_client_tls_info(c, &t))
+		return;
+	printf("# tls %s %s verified=%d subject=%s issuer=%s sans=%s "
+	    "not_after=%lld%s%s\n", t.protocol, t.cipher, t.verified,
+	    t.subject, t.issuer, t.sans, (long long)t.not_after,
+	    t.verify_error[0] ? " verify_error=" : "", t.verify_error);
+}
+
 static int
 run(sp_client *c, const char *host, const char *port, const char *path,
     struct sp_script_run_options *ro)
@@ -151,6 +164,7 @@ run(sp_client *c, const char *host, const char *port, const char *path,
 	    "skipped%s%s\n", sp_verdict_name(rep->verdict), rep->passed,
 	    rep->failed, rep->errors, rep->skipped, rep->note ? "\t" : "",
 	    rep->note ? rep->note : "");
+	print_tls(c);
 	rc = rep->verdict == SP_VERDICT_PASS ? 0 :
 	    rep->verdict == SP_VERDICT_FAIL ? 1 :
 	    rep->verdict == SP_VERDICT_ERROR ? 2 : 3;
