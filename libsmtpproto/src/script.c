@@ -133,7 +133,7 @@ sp__strdup(const char *s)
 static const char *const op_names[] = {
 	"", "send", "sendraw", "pipeline", "expect", "expect-count",
 	"expect-silence", "expect-close", "starttls", "data", "data-body",
-	"bdat", "bdat-file", "auth", "sleep", "quit"
+	"bdat", "bdat-file", "auth", "sleep", "quit", "tls"
 };
 
 const char *
@@ -312,7 +312,7 @@ code_ok(const char *c)
 static sp_err
 check_step(const struct sp_script_step *st)
 {
-	if (st->op < SP_STEP_SEND || st->op > SP_STEP_QUIT)
+	if (st->op < SP_STEP_SEND || st->op > SP_STEP_TLS)
 		return (SP_E_INVAL);
 	if (st->expect.ncodes > SP_SCRIPT_MAX_CODES)
 		return (SP_E_INVAL);
@@ -408,6 +408,7 @@ relevant(struct sp_script_step *d, const struct sp_script_step *st)
 		break;
 	case SP_STEP_STARTTLS:
 	case SP_STEP_QUIT:
+	case SP_STEP_TLS:
 		break;
 	}
 }

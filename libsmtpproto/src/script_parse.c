@@ -727,6 +727,8 @@ step_line(struct rd *r, const char *op, size_t n, const char *p,
 		return (st_bare(r, SP_STEP_STARTTLS, p, end));
 	if (tok_is(op, n, "quit"))
 		return (st_bare(r, SP_STEP_QUIT, p, end));
+	if (tok_is(op, n, "tls"))
+		return (st_bare(r, SP_STEP_TLS, p, end));
 	if (tok_is(op, n, "data"))
 		return (st_data(r, SP_STEP_DATA, p, end));
 	if (tok_is(op, n, "data-body"))

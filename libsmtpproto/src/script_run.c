@@ -683,6 +683,25 @@ do_starttls(struct run *u)
 	return (SP_VERDICT_PASS);
 }
 
+/*
+ * The handshake alone, for a STARTTLS sent with sendraw and its 220
+ * read by an expect: what the server says next comes inside TLS
+ * (CONFORMANCE X4, CVE-2011-0411).
+ */
+static enum sp_verdict
+do_tls(struct run *u)
+{
+	struct sp_client_tls_info	ti;
+	sp_err				e;
+
+	if ((e = sp_client_tls_upgrade(u->c)) != SP_E_OK)
+		return (err_verdict(u, e));
+	if (sp_client_tls_info(u->c, &ti))
+		sp__str_addf(&u->got, "%s %s%s", ti.protocol, ti.cipher,
+		    ti.verified ? ", verified" : ", NOT verified");
+	return (SP_VERDICT_PASS);
+}
+
 static enum sp_verdict
 do_sleep(const struct sp_script_step *st)
 {
@@ -730,6 +749,7 @@ dispatch(struct run *u, const struct sp_script_step *st)
 	case SP_STEP_AUTH:		return (do_auth(u, st));
 	case SP_STEP_SLEEP:		return (do_sleep(st));
 	case SP_STEP_QUIT:		return (do_quit(u));
+	case SP_STEP_TLS:		return (do_tls(u));
 	}
 	return (SP_VERDICT_ERROR);
 }

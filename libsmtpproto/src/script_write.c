@@ -215,6 +215,7 @@ write_step(struct sp_str *o, const struct sp_script_step *st)
 		break;
 	case SP_STEP_STARTTLS:
 	case SP_STEP_QUIT:
+	case SP_STEP_TLS:
 		sp__str_add(o, name, strlen(name));
 		break;
 	}

@@ -179,9 +179,32 @@ check(rc == 1 and "\n3\tfail\t250" in out and "\n4\tskip" in out,
       "failure: line 3 fails, the rest is skipped")
 rc, out, _ = run("127.0.0.1", port, fail, "-K", "-t", "5000")
 check(rc == 1 and "\n4\tpass" in out, "keep going: later steps run")
+
+# 9. X4 (CVE-2011-0411): plaintext after STARTTLS must not be answered
+# inside TLS.  aiosmtpd 1.4.3 drops it (captures/README.md).
+x4 = script(work, "x4.smtp", """\
+id: X4
+title: plaintext after STARTTLS is discarded
+rfc: 3207 4.2
+level: MUST
+
+expect 220
+send EHLO c
+expect 250
+sendraw "STARTTLS\\r\\nEHLO inject\\r\\n"
+expect 220
+tls
+expect-silence 1s
+send EHLO c
+expect 250
+quit
+""")
+rc, out, _ = run("127.0.0.1", port, x4, "-c", ca, "-t", "5000")
+check(rc == 0 and "smtp_starttls_injection" in out,
+      "X4: injection flagged by the client's parser, server silent")
 ctl.stop()
 
-# 9. Implicit TLS (RFC 8314 3.3, port 465 style): TLS from the first byte.
+# 9b. Implicit TLS (RFC 8314 3.3, port 465 style): TLS from the first byte.
 ictx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
 ictx.load_cert_chain(cert, key)
 iport = free_port()

@@ -99,6 +99,13 @@ expect-close 5s
     rc, out, took = run("127.0.0.1", pf.port, c1, "-t", "5000")
     check(rc in (0, 1) and took < 6, "Postfix: C1 probe ends in time")
 
+    x4 = script(work, "x4.smtp", "expect 220\nsend EHLO c\nexpect 250\n"
+                "sendraw \"STARTTLS\\r\\nEHLO inject\\r\\n\"\n"
+                "expect 220\ntls\nexpect-silence 1s\nsend EHLO c\n"
+                "expect 250\nquit\n")
+    rc, out, _ = run("127.0.0.1", pf.port, x4, "-c", ca, "-t", "5000")
+    check(rc == 0, "Postfix: X4, the injected EHLO is not answered in TLS")
+
     for case in ("basic", "pipelining", "bdat", "smtputf8"):
         path = convert(case)
         check(path is not None, "convert %s.pcap" % case)

@@ -95,7 +95,8 @@ static const char every_kind[] =
     "sleep 2m\n"
     "quit\n"
     "expect-close\n"
-    "expect-close 3s\n";
+    "expect-close 3s\n"
+    "tls\n";
 
 static void
 test_every_kind(void)
@@ -114,7 +115,7 @@ test_every_kind(void)
 	CHECK_STREQ(m->fixtures[1], "rcpt");
 	CHECK_EQ(m->ntags, 2);
 	CHECK_STREQ(m->tags[1], "verbs");
-	CHECK_EQ(sp_script_nsteps(s), 22, "%zu", sp_script_nsteps(s));
+	CHECK_EQ(sp_script_nsteps(s), 23, "%zu", sp_script_nsteps(s));
 	st = sp_script_step_at(s, 0);
 	CHECK(st->op == SP_STEP_EXPECT && st->line == 9 && st->expect.ncodes
 	    == 1 && strcmp(st->expect.codes[0], "220") == 0);
@@ -165,6 +166,7 @@ test_every_kind(void)
 	CHECK(sp_script_step_at(s, 19)->op == SP_STEP_QUIT);
 	CHECK(sp_script_step_at(s, 20)->ms == 0);
 	CHECK(sp_script_step_at(s, 21)->ms == 3000);
+	CHECK(sp_script_step_at(s, 22)->op == SP_STEP_TLS);
 	check_round_trip(s, "every kind");
 	sp_script_free(s);
 }

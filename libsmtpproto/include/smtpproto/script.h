@@ -46,7 +46,8 @@ enum sp_script_op {
 	SP_STEP_BDAT_FILE,	/* a file in chunks */
 	SP_STEP_AUTH,		/* an AUTH exchange up to its final reply */
 	SP_STEP_SLEEP,
-	SP_STEP_QUIT		/* QUIT, then a 221 */
+	SP_STEP_QUIT,		/* QUIT, then a 221 */
+	SP_STEP_TLS		/* the handshake alone, after a raw STARTTLS */
 };
 
 enum sp_script_auth {
