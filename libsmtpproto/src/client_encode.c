@@ -27,7 +27,8 @@ sp_base64_encode(char *out, size_t cap, size_t *len, const uint8_t *in,
 	if (n / 3 >= (SIZE_MAX - 1) / 4 || cap < (n + 2) / 3 * 4 + 1)
 		return (SP_E_LIMIT);
 	for (i = 0; i + 2 < n; i += 3) {
-		v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
+		v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 |
+		    in[i + 2];
 		out[o++] = b64[v >> 18];
 		out[o++] = b64[(v >> 12) & 63];
 		out[o++] = b64[(v >> 6) & 63];

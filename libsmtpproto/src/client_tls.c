@@ -197,8 +197,8 @@ sp__client_tls_start(sp_client *c, uint64_t deadline)
 		e = sp__client_poll(c, se == SSL_ERROR_WANT_READ ? POLLIN :
 		    POLLOUT, deadline, "in the TLS handshake");
 		if (e == SP_E_TIMEOUT)
-			return (sp__client_err(c, e, "timed out after %.1f s in "
-			    "the TLS handshake with %s",
+			return (sp__client_err(c, e, "timed out after "
+			    "%.1f s in the TLS handshake with %s",
 			    c->o.timeouts.tls_ms / 1000.0, c->peer));
 		if (e != SP_E_OK)
 			return (e);
@@ -272,7 +272,7 @@ sp__client_tls_close(sp_client *c)
 {
 	if (c->ssl != NULL) {
 		if (c->eof == EOF_NONE && c->fd >= 0)
-			(void)SSL_shutdown(c->ssl);	/* close_notify, no wait */
+			(void)SSL_shutdown(c->ssl);	/* no wait */
 		SSL_free(c->ssl);
 	}
 	SSL_CTX_free(c->ssl_ctx);

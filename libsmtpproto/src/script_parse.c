@@ -101,7 +101,8 @@ hexval(char c)
  * malloc'd into *out; *p moves past the closing quote and blanks.
  */
 static sp_err
-quoted(struct rd *r, const char **p, const char *end, struct sp_script_text *out)
+quoted(struct rd *r, const char **p, const char *end,
+    struct sp_script_text *out)
 {
 	struct sp_str	s;
 	const char	*q = *p + 1;
@@ -599,7 +600,8 @@ st_bare(struct rd *r, enum sp_script_op op, const char *p, const char *end)
 	struct sp_script_step	st;
 
 	if (p != end)
-		return (fail(r, "%s takes no argument", sp__script_op_name(op)));
+		return (fail(r, "%s takes no argument",
+		    sp__script_op_name(op)));
 	memset(&st, 0, sizeof(st));
 	st.op = op;
 	return (add(r, &st));

@@ -208,7 +208,8 @@ text_match(struct run *u, const struct sp_script_expect *x,
 	}
 	if ((rc = regcomp(&re, x->pattern, fl | (x->icase ? REG_ICASE : 0)))
 	    != 0) {
-		set_note(u, "bad regex /%s/ (regcomp error %d)", x->pattern, rc);
+		set_note(u, "bad regex /%s/ (regcomp error %d)", x->pattern,
+		    rc);
 		return (SP_E_INVAL);
 	}
 	*ok = regexec(&re, text, 0, NULL, 0) == 0;
@@ -457,7 +458,8 @@ do_bdat(struct run *u, const struct sp_script_step *st)
 {
 	struct sp_str	b, all;
 	char		hdr[48];
-	size_t		h = sp_bdat_header(hdr, sizeof(hdr), st->size, st->last);
+	size_t		h = sp_bdat_header(hdr, sizeof(hdr), st->size,
+			    st->last);
 	sp_err		e = SP_E_OK;
 
 	if (st->has_text)

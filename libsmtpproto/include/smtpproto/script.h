@@ -201,7 +201,7 @@ struct sp_step_result {
 	unsigned		 line;
 	enum sp_script_op	 op;
 	enum sp_verdict		 verdict;
-	char			*sent;		/* printable, escaped; or NULL */
+	char			*sent;		/* printable, or NULL */
 	char			*got;		/* printable; or NULL */
 	char			*note;		/* why it failed; or NULL */
 	int			 code;		/* last reply code, 0 if none */
@@ -214,7 +214,7 @@ struct sp_script_report {
 	size_t			 nsteps;
 	size_t			 passed, failed, errors, skipped;
 	enum sp_verdict		 verdict;	/* of the whole script */
-	char			*note;		/* e.g. "fixture rcpt missing" */
+	char			*note;		/* "fixture rcpt not ..." */
 };
 
 struct sp_script_run_options {
