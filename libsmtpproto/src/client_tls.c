@@ -10,6 +10,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <time.h>
 
@@ -222,7 +224,8 @@ io_error(sp_client *c, int rc, short *want, const char *op)
 		return (sp__client_err(c, SP_E_CLOSED, "connection closed by "
 		    "%s (TLS close_notify)", c->peer));
 	}
-	if (se == SSL_ERROR_SYSCALL && errno == ECONNRESET) {
+	if (se == SSL_ERROR_SYSCALL && (errno == ECONNRESET ||
+	    errno == EPIPE)) {
 		c->eof = EOF_RST;
 		return (sp__client_err(c, SP_E_RESET, "connection reset by %s",
 		    c->peer));
@@ -253,6 +256,39 @@ sp__client_tls_read(sp_client *c, uint8_t *p, size_t cap, size_t *n,
 	return (io_error(c, rc, want, "read"));
 }
 
+/*
+ * OpenSSL writes with write(2), which raises SIGPIPE on a reset peer
+ * and would kill a program that did not ignore it.  The library may
+ * not change process-wide signal handling, so SIGPIPE is blocked in
+ * this thread around the write and a pending one is consumed (the way
+ * libpq does it).
+ */
+static int
+write_nosigpipe(SSL *ssl, const uint8_t *p, size_t n, size_t *done)
+{
+	sigset_t	pipe, old, pending;
+	struct timespec	zero = { 0, 0 };
+	int		rc, had, err;
+
+	sigemptyset(&pipe);
+	sigaddset(&pipe, SIGPIPE);
+	(void)pthread_sigmask(SIG_BLOCK, &pipe, &old);
+	sigemptyset(&pending);
+	(void)sigpending(&pending);
+	had = sigismember(&pending, SIGPIPE);
+	rc = SSL_write_ex(ssl, p, n, done);
+	err = errno;
+	if (!had) {
+		sigemptyset(&pending);
+		(void)sigpending(&pending);
+		if (sigismember(&pending, SIGPIPE))
+			(void)sigtimedwait(&pipe, NULL, &zero);
+	}
+	(void)pthread_sigmask(SIG_SETMASK, &old, NULL);
+	errno = err;
+	return (rc);
+}
+
 sp_err
 sp__client_tls_write(sp_client *c, const uint8_t *p, size_t n, size_t *done,
     short *want)
@@ -260,7 +296,7 @@ sp__client_tls_write(sp_client *c, const uint8_t *p, size_t n, size_t *done,
 	int	rc;
 
 	ERR_clear_error();
-	rc = SSL_write_ex(c->ssl, p, n, done);
+	rc = write_nosigpipe(c->ssl, p, n, done);
 	if (rc == 1)
 		return (SP_E_OK);
 	*done = 0;

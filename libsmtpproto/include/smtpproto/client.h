@@ -161,8 +161,8 @@ SP_EXTERN const char *sp_client_errmsg(const sp_client *c);
 /*
  * Send bytes exactly as given, in one write(2) / SSL_write as far as
  * the kernel takes them (the rest follows, each wait bounded by
- * data_block_ms).  Returns SP_E_OK, SP_E_STATE (not connected or
- * closed), SP_E_TIMEOUT, SP_E_CANCELLED, SP_E_CLOSED, SP_E_RESET,
+ * data_block_ms).  Never raises SIGPIPE.  Returns SP_E_OK,
+ * SP_E_INVAL, SP_E_STATE (not connected or closed), SP_E_TIMEOUT, SP_E_CANCELLED, SP_E_CLOSED, SP_E_RESET,
  * SP_E_IO, SP_E_TLS or SP_E_NOMEM.
  */
 SP_EXTERN sp_err sp_client_send_raw(sp_client *c, const void *p, size_t n);
@@ -198,7 +198,7 @@ SP_EXTERN sp_err sp_client_send_bdat(sp_client *c, const uint8_t *chunk,
  * Wait for the next complete reply.  timeout_ms < 0 takes the phase's
  * timeout from the command awaiting a reply (greeting, MAIL, RCPT,
  * DATA...).  *r is valid until the next call.  Returns SP_E_OK,
- * SP_E_STATE, SP_E_TIMEOUT, SP_E_CANCELLED, SP_E_CLOSED (orderly close
+ * SP_E_INVAL, SP_E_STATE, SP_E_TIMEOUT, SP_E_CANCELLED, SP_E_CLOSED (orderly close
  * first), SP_E_RESET, SP_E_LIMIT (reply over max_reply_bytes: the
  * connection is then unusable), SP_E_IO, SP_E_TLS or SP_E_NOMEM.
  */
@@ -209,7 +209,7 @@ SP_EXTERN sp_err sp_client_read_reply(sp_client *c, int timeout_ms,
  * Wait up to timeout_ms for anything from the server: received bytes
  * stay buffered for sp_client_read_reply().  *ev says what happened;
  * SP_CLIENT_EV_SILENCE is the "expect silence" success.  Returns
- * SP_E_OK, SP_E_STATE, SP_E_CANCELLED, SP_E_LIMIT, SP_E_IO or SP_E_TLS.
+ * SP_E_OK, SP_E_INVAL, SP_E_STATE, SP_E_CANCELLED, SP_E_IO or SP_E_TLS.
  */
 SP_EXTERN sp_err sp_client_wait(sp_client *c, int timeout_ms,
     enum sp_client_event *ev);
