@@ -532,8 +532,8 @@ st_bdat_file(struct rd *r, const char *p, const char *end)
 	st.op = SP_STEP_BDAT_FILE;
 	for (sp = end; sp > p && sp[-1] != ' '; sp--)
 		continue;
-	if (*p != '@' || sp <= p + 2 || !parse_u64(sp, (size_t)(end - sp),
-	    &st.size) || st.size == 0)
+	if (p == end || *p != '@' || sp <= p + 2 ||
+	    !parse_u64(sp, (size_t)(end - sp), &st.size) || st.size == 0)
 		return (fail(r, "bdat-file @file CHUNK"));
 	if ((st.path = sp__strndup(p + 1, (size_t)(sp - p - 2))) == NULL)
 		return (SP_E_NOMEM);
@@ -780,6 +780,17 @@ sp_script_parse(sp_script **out, const char *text, size_t len,
 		memset(err, 0, sizeof(*err));
 	if (len > SP_SCRIPT_MAX_BYTES)
 		return (SP_E_LIMIT);
+	/* NUL is written \0 inside quotes; raw, it would cut names. */
+	if (len > 0 && memchr(text, '\0', len) != NULL) {
+		if (err != NULL) {
+			err->line = 1;
+			for (const char *q = text; *q != '\0'; q++)
+				err->line += *q == '\n';
+			(void)snprintf(err->msg, sizeof(err->msg),
+			    "NUL byte (write \\0 inside quotes)");
+		}
+		return (SP_E_FORMAT);
+	}
 	memset(&r, 0, sizeof(r));
 	memset(&h, 0, sizeof(h));
 	r.p = text;

@@ -106,7 +106,8 @@ body_inline_ok(const struct sp_script_text *t)
 			continue;
 		if (k + 1 >= t->len || t->p[k] != '\r' || t->p[k + 1] != '\n')
 			return (0);
-		if (k - i == 1 && t->p[i] == '.')
+		if ((k - i == 1 && t->p[i] == '.') ||
+		    memchr(t->p + i, '\0', k - i) != NULL)
 			return (0);
 		i = k + 2;
 	}

@@ -174,6 +174,9 @@ test_every_kind(void)
 static void
 test_errors(void)
 {
+	struct sp_script_error	 err;
+	sp_script		*s = NULL;
+
 	parse_bad("expect 220\nfrobnicate\n", 2, "unknown step");
 	parse_bad("expect 2200\n", 1, "bad reply code");
 	parse_bad("expect 620\n", 1, "invalid expect");
@@ -198,7 +201,11 @@ test_errors(void)
 	parse_bad("bdat x\n", 1, "bad size");
 	parse_bad("bdat-file x.eml 10\n", 1, "bdat-file @file CHUNK");
 	parse_bad("starttls now\n", 1, "no argument");
+	parse_bad("bdat-file\n", 1, "bdat-file @file CHUNK");
 	parse_bad("expect 250 /abc\n", 1, "closing /");
+	CHECK_EQ(sp_script_parse(&s, "send a\nsend \0b\n", 15, NULL, &err),
+	    SP_E_FORMAT, "raw NUL");
+	CHECK_EQ(err.line, 2);
 }
 
 static void
