@@ -19,7 +19,7 @@
 
 struct srec {
 	json_object	*root, *txs, *dialogue, *anoms, *auths, *caps;
-	size_t		 nanoms, anoms_dropped;
+	size_t		 nanoms, anoms_dropped, txs_dropped, ntx_streamed;
 	uint32_t	*cmd_index;	/* command seq -> dialogue index */
 	size_t		 ncmd_index;
 	json_object	*msg, *headers, *parts, *urls, *part;
@@ -454,10 +454,20 @@ rcpt_json(const struct sp_smtp_rcpt *rc)
 }
 
 static void
-on_transaction(struct srec *s, const struct sp_smtp_transaction *t)
+on_transaction(struct recorder *r, struct srec *s,
+    const struct sp_smtp_transaction *t)
 {
-	json_object	*o = json_object_new_object();
-	json_object	*rcpts = json_object_new_array();
+	json_object	*o, *rcpts;
+
+	/* A hostile session may run a million transactions: keep a cap. */
+	if (json_object_array_length(s->txs) >= r->o.max_transactions) {
+		s->txs_dropped++;
+		json_object_put(s->msg);
+		s->msg = NULL;
+		return;
+	}
+	o = json_object_new_object();
+	rcpts = json_object_new_array();
 
 	json_add(o, "index", json_object_new_uint64(t->seq));
 	json_add(o, "ts", json_ts(t->ts_begin));
@@ -870,6 +880,9 @@ session_end(struct recorder *r, struct srec *s, const struct sp_event *ev)
 	if (s->anoms_dropped > 0)
 		json_add(s->root, "anomalies_dropped",
 		    json_object_new_uint64(s->anoms_dropped));
+	if (s->txs_dropped > 0)
+		json_add(s->root, "transactions_dropped",
+		    json_object_new_uint64(s->txs_dropped));
 	st = json_object_new_object();
 	json_add(st, "client", dir_stats(&f->dir[SP_DIR_CLIENT],
 	    ev->u.end.info->tls_bytes[SP_DIR_CLIENT]));
@@ -921,9 +934,11 @@ stream(struct recorder *r, struct srec *s, const struct sp_event *ev)
 		stream_event(r, s, "anomaly", anomaly_json(ev));
 		break;
 	case SP_EV_TRANSACTION:
+		/* Only a transaction the record kept (see max_transactions). */
 		n = json_object_array_length(s->txs);
-		if (n == 0)
+		if (n == s->ntx_streamed)
 			break;
+		s->ntx_streamed = n;
 		last = json_object_array_get_idx(s->txs, n - 1);
 		stream_event(r, s, "transaction", json_object_get(last));
 		break;
@@ -943,7 +958,7 @@ dispatch(struct recorder *r, struct srec *s, const struct sp_event *ev)
 	case SP_EV_CAPABILITIES: on_caps(s, ev->u.caps); break;
 	case SP_EV_TLS:		on_tls(s, ev->u.tls); break;
 	case SP_EV_AUTH:	on_auth(r, s, ev->u.auth); break;
-	case SP_EV_TRANSACTION:	on_transaction(s, ev->u.transaction); break;
+	case SP_EV_TRANSACTION:	on_transaction(r, s, ev->u.transaction); break;
 	case SP_EV_MESSAGE_BEGIN: on_message_begin(r, s); break;
 	case SP_EV_MESSAGE_DATA:
 		write_out(r, &s->eml, ev->u.data.p, ev->u.data.n);
@@ -1016,8 +1031,11 @@ recorder_new(const struct record_opts *o, record_fn done,
 	r->o = *o;
 	if (r->o.max_anomalies == 0)
 		r->o.max_anomalies = 1000;
+	/* Bounds on one record's size: at most a few tens of MB. */
 	if (r->o.max_dialogue == 0)
-		r->o.max_dialogue = 100000;
+		r->o.max_dialogue = 10000;
+	if (r->o.max_transactions == 0)
+		r->o.max_transactions = 1000;
 	r->done = done;
 	r->each = each;
 	r->ud = ud;
