@@ -51,8 +51,8 @@ struct session {
 	sp_mime_parser		*mime;		/* the open message, if any */
 	uint64_t		 msg_offset;	/* its first client byte */
 	struct digests		 msg, part;
-	/* Before the verdict. */
-	uint8_t			 hold[HOLD_BYTES];
+	/* Before the verdict; allocated only for flows that need it. */
+	uint8_t			*hold;
 	size_t			 hold_len;
 	struct held_chunk	 chunks[HOLD_CHUNKS];
 	size_t			 nchunks;
@@ -547,6 +547,14 @@ feed(struct session *s, enum sp_dir dir, sp_ts ts, const uint8_t *p,
 	return (e);
 }
 
+static void
+drop_held(struct session *s)
+{
+	s->nchunks = s->hold_len = 0;
+	sp__free(s->an->lim.alloc, s->hold);
+	s->hold = NULL;
+}
+
 /* Replay what was held while undecided, in the order it came. */
 static sp_err
 replay_held(struct session *s)
@@ -559,11 +567,11 @@ replay_held(struct session *s)
 		if (e != SP_E_OK)
 			return (e);
 	}
-	s->nchunks = s->hold_len = 0;
+	drop_held(s);
 	return (SP_E_OK);
 }
 
-/* Hold bytes until judged; returns 0 if they no longer fit. */
+/* Hold bytes until judged: 1, or 0 if they no longer fit, -1 no memory. */
 static int
 hold(struct session *s, enum sp_dir dir, uint64_t off, const uint8_t *p,
     size_t n, sp_ts ts)
@@ -572,6 +580,9 @@ hold(struct session *s, enum sp_dir dir, uint64_t off, const uint8_t *p,
 
 	if (n > HOLD_BYTES - s->hold_len)
 		return (0);
+	if (s->hold == NULL &&
+	    (s->hold = sp__malloc(s->an->lim.alloc, HOLD_BYTES)) == NULL)
+		return (-1);
 	c = s->nchunks > 0 ? &s->chunks[s->nchunks - 1] : NULL;
 	/* Bytes that continue the last chunk extend it (tiny segments). */
 	if (c != NULL && c->dir == dir && c->off + c->len == off) {
@@ -642,6 +653,7 @@ session_free(struct session *s)
 	sp_mime_parser_free(s->mime);
 	digests_free(&s->msg);
 	digests_free(&s->part);
+	sp__free(s->an->lim.alloc, s->hold);
 	sp__free(s->an->lim.alloc, s);
 }
 
@@ -680,13 +692,19 @@ undecided_data(struct session *s, enum sp_dir dir, uint64_t off,
 	enum verdict	v;
 	sp_err		e;
 
-	if (!hold(s, dir, off, p, n, ts)) {
+	switch (hold(s, dir, off, p, n, ts)) {
+	case -1:
+		return (SP_E_NOMEM);
+	case 0:
 		s->verdict = SMTP_NO;
+		drop_held(s);
 		return (SP_E_OK);
 	}
 	v = judge_held(s);
-	if (v == SMTP_NO)
+	if (v == SMTP_NO) {
 		s->verdict = SMTP_NO;
+		drop_held(s);
+	}
 	if (v != SMTP_YES)
 		return (SP_E_OK);
 	if ((e = session_start(s)) != SP_E_OK)
