@@ -217,6 +217,7 @@ struct sp_smtp_parser {
 	struct sp_smtp_param	 params[SP_SMTP_MAX_PARAMS];
 	struct sp_smtp_capability *caps;	/* max_reply_lines */
 	struct sp_smtp_str	*rlines;	/* max_reply_lines */
+	size_t			 ncap_lines;	/* room in ends, caps, rlines */
 	uint64_t		 line_end[2];	/* offset after the line */
 	uint64_t		 cpos;		/* client position for events */
 	char			 detail[256];

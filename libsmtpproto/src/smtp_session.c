@@ -143,13 +143,6 @@ sp_smtp_parser_new(sp_smtp_parser **out, const struct sp_limits *lim,
 		sp__buf_init(&p->h[d].line, l.max_line, p->a);
 	sp__buf_init(&p->rep.text, mul_cap(nl, l.max_line), p->a);
 	sp__buf_init(&p->auth.buf, mul_cap(3, l.max_line), p->a);
-	p->rep.ends = sp__calloc(p->a, nl, sizeof(*p->rep.ends));
-	p->caps = sp__calloc(p->a, nl, sizeof(*p->caps));
-	p->rlines = sp__calloc(p->a, nl, sizeof(*p->rlines));
-	if (p->rep.ends == NULL || p->caps == NULL || p->rlines == NULL) {
-		sp_smtp_parser_free(p);
-		return (SP_E_NOMEM);
-	}
 	p->cst = C_CMD;
 	p->sst = S_REPLY;
 	*out = p;
