@@ -462,7 +462,13 @@ sp_smtp_parser_finish(sp_smtp_parser *p, sp_ts ts)
 		return (SP_E_OK);
 	p->ts = ts;
 	p->finished = 1;
-	if (p->cst == C_DATA)
+	/* A line cut at max_line and never ended is still too long. */
+	for (int d = 0; d < 2 && e == SP_E_OK; d++)
+		if (p->h[d].truncated)
+			e = sp__smtp_anomaly(p, SP_ANOM_SMTP_LINE_TOO_LONG,
+			    (enum sp_dir)d, p->h[d].line_off, "over %zu bytes, "
+			    "never ended", p->lim.max_line);
+	if (e == SP_E_OK && p->cst == C_DATA)
 		e = sp__smtp_data_flush(p);
 	if (e == SP_E_OK && p->msg_txn != NULL)
 		e = sp__smtp_msg_end(p, 0);

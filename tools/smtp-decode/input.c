@@ -309,11 +309,17 @@ shard_open(struct shard *sh)
 static void *
 shard_main(void *arg)
 {
-	struct shard	*sh = arg;
-	sp_analyzer	*an;
-	sp_err		 e;
+	struct shard		*sh = arg;
+	struct sp_limits	 lim;
+	sp_analyzer		*an;
+	sp_err			 e;
 
-	e = sp_analyzer_new(&an, NULL, &sh->run->o->an, recorder_event,
+	sp_limits_default(&lim);
+	/* Shards split the flows, and so the cap, between them. */
+	if (sh->run->o->max_flows > 0)
+		lim.tcp_flows = (size_t)(sh->run->o->max_flows / sh->count > 0 ?
+		    sh->run->o->max_flows / sh->count : 1);
+	e = sp_analyzer_new(&an, &lim, &sh->run->o->an, recorder_event,
 	    sh->rec);
 	if (e != SP_E_OK) {
 		report(sh, sp_strerror(e));
