@@ -242,6 +242,18 @@ gap_to(sp_tcp_reasm *r, struct tcp_flow *f, enum sp_dir d, uint64_t target)
 	return (drain(r, f, d));
 }
 
+/*
+ * Where the hole at h->next ends when nothing beyond limit counts: at
+ * limit, or at the first buffered segment if that starts lower.
+ */
+static uint64_t
+hole_end(const struct tcp_half *h, uint64_t limit)
+{
+	if (h->segs != NULL && h->segs->off < limit)
+		return (h->segs->off);
+	return (limit);
+}
+
 /* Close every hole below target: data there is not coming. */
 static sp_err
 gap_below(sp_tcp_reasm *r, struct tcp_flow *f, enum sp_dir d,
@@ -252,9 +264,7 @@ gap_below(sp_tcp_reasm *r, struct tcp_flow *f, enum sp_dir d,
 	sp_err		 e;
 
 	while (h->next < target) {
-		t = target;
-		if (h->segs != NULL && h->segs->off < t)
-			t = h->segs->off;
+		t = hole_end(h, target);
 		if (SP_NEVER(t <= h->next))
 			break;
 		e = gap_to(r, f, d, t);
@@ -296,7 +306,7 @@ make_room(sp_tcp_reasm *r, struct tcp_flow *f, enum sp_dir d,
     uint64_t off, size_t n)
 {
 	struct tcp_half	*h = &f->h[d];
-	uint64_t	 need, target;
+	uint64_t	 need;
 	int		 said = 0;
 	sp_err		 e;
 
@@ -312,10 +322,7 @@ make_room(sp_tcp_reasm *r, struct tcp_flow *f, enum sp_dir d,
 			if (e != SP_E_OK)
 				return (e);
 		}
-		target = off;
-		if (h->segs != NULL && h->segs->off < target)
-			target = h->segs->off;
-		e = gap_to(r, f, d, target);
+		e = gap_to(r, f, d, hole_end(h, off));
 		if (e != SP_E_OK)
 			return (e);
 	}
@@ -499,16 +506,12 @@ sp_err
 sp__tcp_stream_check_cut(sp_tcp_reasm *r, struct tcp_flow *f, enum sp_dir d)
 {
 	struct tcp_half	*h = &f->h[d];
-	uint64_t	 target;
 	sp_err		 e;
 
 	while (h->next >= h->cut_lo && h->next < h->cut_hi) {
 		if (h->segs == NULL && !(h->has_fin && h->fin_off > h->next))
 			return (SP_E_OK);
-		target = h->cut_hi;
-		if (h->segs != NULL && h->segs->off < target)
-			target = h->segs->off;
-		e = gap_to(r, f, d, target);
+		e = gap_to(r, f, d, hole_end(h, h->cut_hi));
 		if (e != SP_E_OK)
 			return (e);
 	}
