@@ -226,9 +226,14 @@ step(struct shard *sh, sp_analyzer *an, sp_err e, struct sp_packet *pkt)
 {
 	struct timespec	now;
 
+	/*
+	 * Another shard's packet still moves this shard's clock, so that
+	 * idle timeouts fire as they would in one thread.
+	 */
 	if (e == SP_E_OK)
 		return (sh->count > 1 && shard_of(pkt, sh->count) != sh->index ?
-		    SP_E_OK : sp_analyzer_packet(an, pkt));
+		    sp_analyzer_advance(an, pkt->ts) :
+		    sp_analyzer_packet(an, pkt));
 	/* A live read timed out: let capture time pass. */
 	clock_gettime(CLOCK_REALTIME, &now);
 	return (sp_analyzer_advance(an, (sp_ts)now.tv_sec * SP_TS_PER_SEC +
