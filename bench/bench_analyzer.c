@@ -11,10 +11,10 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <time.h>
 
 #include "smtpproto/smtpproto.h"
+
+#include "bench.h"
 
 struct counts {
 	uint64_t	events, sessions, messages, parts, message_bytes;
@@ -37,15 +37,6 @@ on_event(void *ud, const struct sp_event *ev)
 	return (0);
 }
 
-static double
-now(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((double)ts.tv_sec + (double)ts.tv_nsec / 1e9);
-}
-
 int
 main(int argc, char **argv)
 {
@@ -53,7 +44,6 @@ main(int argc, char **argv)
 	struct sp_capture_stats		 cs;
 	struct sp_packet		 pkt;
 	struct counts			 c = { 0 };
-	struct rusage			 ru;
 	sp_capture			*cap;
 	sp_analyzer			*an;
 	char				 err[512];
@@ -69,7 +59,7 @@ main(int argc, char **argv)
 		return (2);
 	}
 	file = argv[argc - 1];
-	t0 = now();
+	t0 = bench_now();
 	if (sp_capture_open_file(&cap, file, NULL, NULL, err, sizeof(err)) !=
 	    SP_E_OK) {
 		fprintf(stderr, "%s\n", err);
@@ -84,15 +74,14 @@ main(int argc, char **argv)
 		fprintf(stderr, "%s\n", sp_capture_error(cap));
 		return (1);
 	}
-	el = now() - t0;
+	el = bench_now() - t0;
 	sp_capture_get_stats(cap, &cs);
-	getrusage(RUSAGE_SELF, &ru);
 	printf("file_bytes=%" PRIu64 "\nseconds=%.3f\nmb_per_s=%.1f\n"
 	    "sessions=%" PRIu64 "\nmessages=%" PRIu64 "\nparts=%" PRIu64
 	    "\nmessage_bytes=%" PRIu64 "\nevents=%" PRIu64
 	    "\npeak_rss_kb=%ld\n", cs.offset, el, (double)cs.offset / 1e6 / el,
 	    c.sessions, c.messages, c.parts, c.message_bytes, c.events,
-	    ru.ru_maxrss);
+	    bench_peak_rss_kb());
 	sp_analyzer_free(an);
 	sp_capture_free(cap);
 	return (0);

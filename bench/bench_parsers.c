@@ -13,23 +13,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "smtpproto/smtpproto.h"
+
+#include "bench.h"
 
 struct msg {
 	uint8_t	*raw, *stuffed;
 	size_t	 nraw, nstuffed;
 };
-
-static double
-now(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((double)ts.tv_sec + (double)ts.tv_nsec / 1e9);
-}
 
 /* RFC 5321 4.5.2: a client doubles a dot that starts a line. */
 static void
@@ -145,16 +137,16 @@ main(int argc, char **argv)
 		}
 		total += ms[i].nraw;
 	}
-	t0 = now();
+	t0 = bench_now();
 	for (int r = 0; r < rounds; r++)
 		for (int i = 0; i < n; i++)
 			one_smtp(&ms[i]);
-	ts = now() - t0;
-	t0 = now();
+	ts = bench_now() - t0;
+	t0 = bench_now();
 	for (int r = 0; r < rounds; r++)
 		for (int i = 0; i < n; i++)
 			one_mime(&ms[i]);
-	tm = now() - t0;
+	tm = bench_now() - t0;
 	printf("messages=%d\nrounds=%d\nbytes=%" PRIu64 "\n"
 	    "smtp_seconds=%.3f\nsmtp_mb_per_s=%.1f\n"
 	    "mime_seconds=%.3f\nmime_mb_per_s=%.1f\n", n, rounds,

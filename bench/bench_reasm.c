@@ -17,10 +17,10 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <time.h>
 
 #include "smtpproto/smtpproto.h"
+
+#include "bench.h"
 
 struct counts {
 	uint64_t	flows;
@@ -75,15 +75,6 @@ on_flow_end(void *ud, struct sp_tcp_flow *f, enum sp_flow_end why)
 	return (0);
 }
 
-static double
-now(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((double)ts.tv_sec + (double)ts.tv_nsec / 1e9);
-}
-
 /* Read every segment; feed the reassembler unless r is NULL. */
 static sp_err
 pump(sp_capture *cap, sp_tcp_reasm *r)
@@ -111,9 +102,8 @@ report(const char *path, int capture_only, double secs,
     const struct sp_capture_stats *cs, const struct sp_tcp_stats *ts,
     const struct counts *c)
 {
-	struct rusage	ru;
+	long	rss = bench_peak_rss_kb();	/* before stdio's buffer */
 
-	getrusage(RUSAGE_SELF, &ru);
 	printf("tool=bench_reasm%s\nfile=%s\n",
 	    capture_only ? " --capture-only" : "", path);
 	printf("file_bytes=%" PRIu64 "\nseconds=%.3f\nmb_per_s=%.1f\n",
@@ -131,7 +121,7 @@ report(const char *path, int capture_only, double secs,
 		printf("dup_bytes=%" PRIu64 "\nbuffered_peak=%zu\n",
 		    ts->dup_bytes, ts->buffered_peak);
 	}
-	printf("peak_rss_kb=%ld\n", ru.ru_maxrss);
+	printf("peak_rss_kb=%ld\n", rss);
 }
 
 int
@@ -165,7 +155,7 @@ main(int argc, char **argv)
 	cb.on_data = on_data;
 	cb.on_gap = on_gap;
 	cb.on_flow_end = on_flow_end;
-	t0 = now();
+	t0 = bench_now();
 	e = sp_capture_open_file(&cap, argv[i], NULL, &lim, err, sizeof(err));
 	if (e != SP_E_OK) {
 		fprintf(stderr, "bench_reasm: %s\n", err);
@@ -179,7 +169,7 @@ main(int argc, char **argv)
 		sp_capture_get_stats(cap, &cs);
 		if (r != NULL)
 			sp_tcp_reasm_get_stats(r, &ts);
-		report(argv[i], capture_only, now() - t0, &cs, &ts, &c);
+		report(argv[i], capture_only, bench_now() - t0, &cs, &ts, &c);
 	} else
 		fprintf(stderr, "bench_reasm: %s\n", sp_strerror(e));
 	sp_tcp_reasm_free(r);

@@ -42,6 +42,7 @@
 #include <string.h>
 
 #include "mkcapture.h"
+#include "pktbytes.h"
 
 /* Templates are small recorded sessions; refuse anything absurd. */
 #define MAX_TEMPLATE_BYTES	((size_t)1 << 30)
@@ -183,52 +184,6 @@ rng_next(uint64_t *state)
 	return (z ^ (z >> 31));
 }
 
-static void
-put16(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void
-put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static uint32_t
-get32(const uint8_t *p)
-{
-	return ((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | p[3]);
-}
-
-/* The RFC 1071 one's-complement sum, not yet folded or inverted. */
-static uint32_t
-csum_add(uint32_t sum, const uint8_t *p, size_t n)
-{
-	size_t	i;
-
-	for (i = 0; i + 1 < n; i += 2)
-		sum += (uint32_t)p[i] << 8 | p[i + 1];
-	if (n & 1)
-		sum += (uint32_t)p[n - 1] << 8;
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (sum);
-}
-
-static uint16_t
-csum_fold(uint32_t sum)
-{
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return ((uint16_t)~sum);
-}
-
 /*
  * SACK blocks (RFC 2018 3) carry sequence numbers of the other
  * direction, so they move with that direction's shift, as the ACK
@@ -274,7 +229,7 @@ build_frame(struct writer *w, const struct tmpl *t, const struct tpkt *tp,
 	daddr = d == 0 ? s->server_ip : s->client_ip;
 	memset(ip, 0, 20);
 	ip[0] = 0x45;
-	put16(ip + 2, (uint32_t)(20 + seglen));
+	put16(ip + 2, (uint16_t)(20 + seglen));
 	put16(ip + 4, s->ip_id[d]++);
 	put16(ip + 6, 0x4000);			/* DF */
 	ip[8] = 64;

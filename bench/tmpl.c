@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "mkcapture.h"
+#include "pktbytes.h"
 
 /* A decoded frame: the TCP segment and its endpoints. */
 struct seg {
@@ -25,27 +26,14 @@ struct seg {
 /* Servers of flows whose handshake the template did not record. */
 static const uint16_t smtp_ports[] = { 25, 465, 587, 2525 };
 
-static uint16_t
-be16(const uint8_t *p)
-{
-	return ((uint16_t)(p[0] << 8 | p[1]));
-}
-
-static uint32_t
-be32(const uint8_t *p)
-{
-	return ((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | p[3]);
-}
-
 /* TCP header and payload of an IP datagram; 0, or -1 to skip it. */
 static int
 decode_tcp(const uint8_t *p, size_t len, struct seg *s)
 {
 	if (len < 20)
 		return (-1);
-	s->sport = be16(p);
-	s->dport = be16(p + 2);
+	s->sport = get16(p);
+	s->dport = get16(p + 2);
 	s->hlen = (size_t)(p[12] >> 4) * 4;
 	if (s->hlen < 20 || s->hlen > len)
 		return (-1);
@@ -66,9 +54,9 @@ decode_ip(const uint8_t *p, size_t caplen, struct seg *s)
 
 	if (caplen >= 20 && p[0] >> 4 == 4) {
 		hl = (size_t)(p[0] & 0x0f) * 4;
-		total = be16(p + 2);
+		total = get16(p + 2);
 		if (hl < 20 || total < hl || total > caplen || p[9] != 6 ||
-		    (be16(p + 6) & 0x3fff) != 0)
+		    (get16(p + 6) & 0x3fff) != 0)
 			return (-1);
 		s->family = 4;
 		memset(s->src, 0, 16);
@@ -78,7 +66,7 @@ decode_ip(const uint8_t *p, size_t caplen, struct seg *s)
 		return (decode_tcp(p + hl, total - hl, s));
 	}
 	if (caplen >= 40 && p[0] >> 4 == 6) {
-		total = 40 + (size_t)be16(p + 4);
+		total = 40 + (size_t)get16(p + 4);
 		if (total > caplen || p[6] != 6)
 			return (-1);
 		s->family = 6;
@@ -99,7 +87,7 @@ link_offset(int dlt, const uint8_t *p, size_t caplen)
 	case DLT_EN10MB:
 		/* 802.1Q and 802.1ad tags in front of the EtherType. */
 		for (off = 12; off + 2 <= caplen; off += 4)
-			if (be16(p + off) != 0x8100 && be16(p + off) != 0x88a8)
+			if (get16(p + off) != 0x8100 && get16(p + off) != 0x88a8)
 				break;
 		return (off + 2 <= caplen ? (long)off + 2 : -1);
 	case DLT_LINUX_SLL:
@@ -212,7 +200,7 @@ flow_init(struct tflow *f, const struct seg *s)
 	f->port[1] = c ? s->dport : s->sport;
 	f->server_port = f->port[1];
 	/* An IPv6 server becomes 198.51.100.1 (RFC 5737 TEST-NET-2). */
-	f->server_ip = f->family == 4 ? be32(f->addr[1]) : 0xc6336401u;
+	f->server_ip = f->family == 4 ? get32(f->addr[1]) : 0xc6336401u;
 }
 
 /*
@@ -263,7 +251,7 @@ clamp_mss(uint8_t *tcp, size_t hlen, size_t mss)
 		}
 		if (tcp[i + 1] < 2 || tcp[i + 1] > hlen - i)
 			return;
-		if (tcp[i] == 2 && tcp[i + 1] == 4 && be16(tcp + i + 2) > mss) {
+		if (tcp[i] == 2 && tcp[i + 1] == 4 && get16(tcp + i + 2) > mss) {
 			tcp[i + 2] = (uint8_t)(mss >> 8);
 			tcp[i + 3] = (uint8_t)mss;
 		}
@@ -292,7 +280,7 @@ add_piece(struct tmpl *t, struct tflow *f, int dir, const struct seg *s,
 		return (-1);
 	tcp = t->pool + tp->off;
 	if (poff > 0) {
-		tp->seq = be32(tcp + 4) + (uint32_t)poff +
+		tp->seq = get32(tcp + 4) + (uint32_t)poff +
 		    ((tcp[13] & 0x02) ? 1 : 0);
 		tcp[4] = (uint8_t)(tp->seq >> 24);
 		tcp[5] = (uint8_t)(tp->seq >> 16);
@@ -304,7 +292,7 @@ add_piece(struct tmpl *t, struct tflow *f, int dir, const struct seg *s,
 		tcp[13] &= (uint8_t)~0x09;
 	if (tcp[13] & 0x02)
 		clamp_mss(tcp, s->hlen, t->mss);
-	tp->seq = be32(tcp + 4);
+	tp->seq = get32(tcp + 4);
 	tp->payload_len = (uint32_t)plen;
 	tp->tcp_hlen = (uint16_t)s->hlen;
 	tp->dir = (uint8_t)dir;

@@ -38,6 +38,20 @@ struct held_anomaly {
 	char		detail[96];
 };
 
+/*
+ * What a flow not yet judged has sent: held back, then replayed into
+ * the SMTP parser, or dropped.  Allocated only for such flows, so the
+ * thousands of flows judged by their port pay nothing for it.
+ */
+struct held {
+	uint8_t			 bytes[HOLD_BYTES];
+	size_t			 len;
+	struct held_chunk	 chunks[HOLD_CHUNKS];
+	size_t			 nchunks;
+	struct held_anomaly	 anoms[HOLD_ANOMALIES];
+	size_t			 nanoms;
+};
+
 struct digests {
 	sp_hash		*h[3];		/* indexed by enum sp_hash_alg */
 };
@@ -51,13 +65,7 @@ struct session {
 	sp_mime_parser		*mime;		/* the open message, if any */
 	uint64_t		 msg_offset;	/* its first client byte */
 	struct digests		 msg, part;
-	/* Before the verdict. */
-	uint8_t			 hold[HOLD_BYTES];
-	size_t			 hold_len;
-	struct held_chunk	 chunks[HOLD_CHUNKS];
-	size_t			 nchunks;
-	struct held_anomaly	 anoms[HOLD_ANOMALIES];
-	size_t			 nanoms;
+	struct held		*held;		/* only while undecided */
 	void			*user;		/* the consumer's slot */
 	/* The TCP event being processed, for events raised under it. */
 	sp_ts			 ts;
@@ -522,14 +530,15 @@ session_start(struct session *s)
 	s->an->st.sessions++;
 	if (emit(s, &ev) != 0)
 		return (SP_E_CALLBACK);
-	for (size_t i = 0; i < s->nanoms; i++) {
-		struct held_anomaly	*h = &s->anoms[i];
+	for (size_t i = 0; s->held != NULL && i < s->held->nanoms; i++) {
+		struct held_anomaly	*h = &s->held->anoms[i];
 
 		if (emit_anomaly(s, h->code, h->dir, h->off, s->flow->first_ts,
 		    h->detail[0] != '\0' ? h->detail : NULL) != 0)
 			return (SP_E_CALLBACK);
 	}
-	s->nanoms = 0;
+	if (s->held != NULL)
+		s->held->nanoms = 0;
 	return (SP_E_OK);
 }
 
@@ -547,49 +556,64 @@ feed(struct session *s, enum sp_dir dir, sp_ts ts, const uint8_t *p,
 	return (e);
 }
 
+static void
+drop_held(struct session *s)
+{
+	sp__free(s->an->lim.alloc, s->held);
+	s->held = NULL;
+}
+
+static struct held *
+get_held(struct session *s)
+{
+	if (s->held == NULL)
+		s->held = sp__calloc(s->an->lim.alloc, 1, sizeof(*s->held));
+	return (s->held);
+}
+
 /* Replay what was held while undecided, in the order it came. */
 static sp_err
 replay_held(struct session *s)
 {
-	for (size_t i = 0; i < s->nchunks; i++) {
-		struct held_chunk	*c = &s->chunks[i];
+	for (size_t i = 0; s->held != NULL && i < s->held->nchunks; i++) {
+		struct held_chunk	*c = &s->held->chunks[i];
 		sp_err			 e;
 
-		e = feed(s, c->dir, c->ts, s->hold + c->pos, c->len);
+		e = feed(s, c->dir, c->ts, s->held->bytes + c->pos, c->len);
 		if (e != SP_E_OK)
 			return (e);
 	}
-	s->nchunks = s->hold_len = 0;
+	drop_held(s);
 	return (SP_E_OK);
 }
 
-/* Hold bytes until judged; returns 0 if they no longer fit. */
+/* Hold bytes until judged: 1, or 0 if they no longer fit, -1 no memory. */
 static int
 hold(struct session *s, enum sp_dir dir, uint64_t off, const uint8_t *p,
     size_t n, sp_ts ts)
 {
+	struct held		*h = get_held(s);
 	struct held_chunk	*c;
 
-	if (n > HOLD_BYTES - s->hold_len)
+	if (h == NULL)
+		return (-1);
+	if (n > HOLD_BYTES - h->len)
 		return (0);
-	c = s->nchunks > 0 ? &s->chunks[s->nchunks - 1] : NULL;
+	c = h->nchunks > 0 ? &h->chunks[h->nchunks - 1] : NULL;
 	/* Bytes that continue the last chunk extend it (tiny segments). */
-	if (c != NULL && c->dir == dir && c->off + c->len == off) {
-		memcpy(s->hold + s->hold_len, p, n);
-		s->hold_len += n;
-		c->len += n;
-		return (1);
+	if (c == NULL || c->dir != dir || c->off + c->len != off) {
+		if (h->nchunks == HOLD_CHUNKS)
+			return (0);
+		c = &h->chunks[h->nchunks++];
+		c->dir = dir;
+		c->ts = ts;
+		c->off = off;
+		c->pos = h->len;
+		c->len = 0;
 	}
-	if (s->nchunks == HOLD_CHUNKS)
-		return (0);
-	c = &s->chunks[s->nchunks++];
-	c->dir = dir;
-	c->ts = ts;
-	c->off = off;
-	c->pos = s->hold_len;
-	c->len = n;
-	memcpy(s->hold + s->hold_len, p, n);
-	s->hold_len += n;
+	memcpy(h->bytes + h->len, p, n);
+	h->len += n;
+	c->len += n;
 	return (1);
 }
 
@@ -599,11 +623,13 @@ gather(const struct session *s, enum sp_dir dir, uint8_t *buf)
 {
 	size_t	n = 0;
 
-	for (size_t i = 0; i < s->nchunks; i++) {
-		if (s->chunks[i].dir != dir)
+	for (size_t i = 0; s->held != NULL && i < s->held->nchunks; i++) {
+		const struct held_chunk	*c = &s->held->chunks[i];
+
+		if (c->dir != dir)
 			continue;
-		memcpy(buf + n, s->hold + s->chunks[i].pos, s->chunks[i].len);
-		n += s->chunks[i].len;
+		memcpy(buf + n, s->held->bytes + c->pos, c->len);
+		n += c->len;
 	}
 	return (n);
 }
@@ -642,6 +668,7 @@ session_free(struct session *s)
 	sp_mime_parser_free(s->mime);
 	digests_free(&s->msg);
 	digests_free(&s->part);
+	sp__free(s->an->lim.alloc, s->held);
 	sp__free(s->an->lim.alloc, s);
 }
 
@@ -680,13 +707,19 @@ undecided_data(struct session *s, enum sp_dir dir, uint64_t off,
 	enum verdict	v;
 	sp_err		e;
 
-	if (!hold(s, dir, off, p, n, ts)) {
+	switch (hold(s, dir, off, p, n, ts)) {
+	case -1:
+		return (SP_E_NOMEM);
+	case 0:
 		s->verdict = SMTP_NO;
+		drop_held(s);
 		return (SP_E_OK);
 	}
 	v = judge_held(s);
-	if (v == SMTP_NO)
+	if (v == SMTP_NO) {
 		s->verdict = SMTP_NO;
+		drop_held(s);
+	}
 	if (v != SMTP_YES)
 		return (SP_E_OK);
 	if ((e = session_start(s)) != SP_E_OK)
@@ -744,14 +777,19 @@ tcp_anomaly(void *ud, struct sp_tcp_flow *f, enum sp_dir dir,
     enum sp_anomaly a, uint64_t off, const char *detail)
 {
 	struct session		*s = f->user;
+	struct held		*held;
 	struct held_anomaly	*h;
 
 	(void)ud;
 	if (s->verdict == SMTP_YES)
 		return (emit_anomaly(s, a, dir, off, f->last_ts, detail));
-	if (s->verdict == SMTP_NO || s->nanoms == HOLD_ANOMALIES)
+	if (s->verdict == SMTP_NO)
 		return (0);
-	h = &s->anoms[s->nanoms++];
+	if ((held = get_held(s)) == NULL)
+		return (fail(s, SP_E_NOMEM));
+	if (held->nanoms == HOLD_ANOMALIES)
+		return (0);
+	h = &held->anoms[held->nanoms++];
 	h->code = a;
 	h->dir = dir;
 	h->off = off;
@@ -770,7 +808,7 @@ tcp_flow_end(void *ud, struct sp_tcp_flow *f, enum sp_flow_end why)
 	int			 rc = 0;
 
 	(void)ud;
-	if (s->verdict == UNDECIDED && s->nchunks > 0 &&
+	if (s->verdict == UNDECIDED && s->held != NULL && s->held->nchunks > 0 &&
 	    judge_held(s) == SMTP_YES) {
 		if ((e = session_start(s)) == SP_E_OK)
 			e = replay_held(s);

@@ -8,6 +8,8 @@
  */
 #include "tcp_harness.h"
 
+#include "failalloc.h"
+
 struct alog {
 	char	text[16384];
 	size_t	len;
@@ -257,73 +259,30 @@ test_abort(void)
 }
 
 /* Fail the Nth allocation, for every N until a run succeeds. */
-struct failer {
-	int	n, fail_at, live;
-};
-
-static void *
-f_malloc(size_t n, void *ud)
-{
-	struct failer	*f = ud;
-	void		*p;
-
-	if (++f->n == f->fail_at)
-		return (NULL);
-	if ((p = malloc(n)) != NULL)
-		f->live++;
-	return (p);
-}
-
-static void *
-f_realloc(void *p, size_t n, void *ud)
-{
-	struct failer	*f = ud;
-	void		*q;
-
-	if (++f->n == f->fail_at)
-		return (NULL);
-	q = realloc(p, n);
-	if (q != NULL && p == NULL)
-		f->live++;
-	return (q);
-}
-
-static void
-f_free(void *p, void *ud)
-{
-	struct failer	*f = ud;
-
-	if (p != NULL)
-		f->live--;
-	free(p);
-}
-
 static void
 test_failmalloc(void)
 {
 	struct tends		e = tends_v4(1, 40000, 2, 25);
-	struct failer		f;
-	struct sp_allocator	a = { f_malloc, f_realloc, f_free, &f };
+	struct failalloc	f;
 	struct sp_limits	lim;
 	struct alog		l;
 	int			ok = 0;
 
 	sp_limits_default(&lim);
-	lim.alloc = &a;
+	lim.alloc = &f.al;
 	for (int at = 1; at < 500 && !ok; at++) {
 		sp_analyzer	*an = NULL;
 		sp_err		 err;
 
-		memset(&f, 0, sizeof(f));
+		failalloc_init(&f, at, false);
 		memset(&l, 0, sizeof(l));
-		f.fail_at = at;
 		err = sp_analyzer_new(&an, &lim, NULL, on_event, &l);
 		if (err == SP_E_OK)
 			err = play(an, &e, 9, 1, 0);
 		CHECK(err == SP_E_OK || err == SP_E_NOMEM, "at %d: %s", at,
 		    sp_errname(err));
 		sp_analyzer_free(an);
-		CHECK_EQ(f.live, 0, "at %d: %d blocks leaked", at, f.live);
+		CHECK_EQ(f.live, 0, "at %d: %ld blocks leaked", at, f.live);
 		ok = err == SP_E_OK;
 	}
 	CHECK(ok, "no run succeeded");

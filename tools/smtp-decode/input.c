@@ -226,9 +226,14 @@ step(struct shard *sh, sp_analyzer *an, sp_err e, struct sp_packet *pkt)
 {
 	struct timespec	now;
 
+	/*
+	 * Another shard's packet still moves this shard's clock, so that
+	 * idle timeouts fire as they would in one thread.
+	 */
 	if (e == SP_E_OK)
 		return (sh->count > 1 && shard_of(pkt, sh->count) != sh->index ?
-		    SP_E_OK : sp_analyzer_packet(an, pkt));
+		    sp_analyzer_advance(an, pkt->ts) :
+		    sp_analyzer_packet(an, pkt));
 	/* A live read timed out: let capture time pass. */
 	clock_gettime(CLOCK_REALTIME, &now);
 	return (sp_analyzer_advance(an, (sp_ts)now.tv_sec * SP_TS_PER_SEC +
@@ -309,11 +314,17 @@ shard_open(struct shard *sh)
 static void *
 shard_main(void *arg)
 {
-	struct shard	*sh = arg;
-	sp_analyzer	*an;
-	sp_err		 e;
+	struct shard		*sh = arg;
+	struct sp_limits	 lim;
+	sp_analyzer		*an;
+	sp_err			 e;
 
-	e = sp_analyzer_new(&an, NULL, &sh->run->o->an, recorder_event,
+	sp_limits_default(&lim);
+	/* Shards split the flows, and so the cap, between them. */
+	if (sh->run->o->max_flows > 0)
+		lim.tcp_flows = (size_t)(sh->run->o->max_flows / sh->count > 0 ?
+		    sh->run->o->max_flows / sh->count : 1);
+	e = sp_analyzer_new(&an, &lim, &sh->run->o->an, recorder_event,
 	    sh->rec);
 	if (e != SP_E_OK) {
 		report(sh, sp_strerror(e));

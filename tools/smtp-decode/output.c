@@ -122,15 +122,22 @@ zeek_reply(FILE *f, json_object *rep)
 	zeek_str(f, buf);
 }
 
+/* The #open and #close stamps: the time of writing, in UTC. */
+static void
+zeek_stamp(char *buf, size_t n)
+{
+	time_t		 now = time(NULL);
+	struct tm	 tm;
+
+	strftime(buf, n, "%Y-%m-%d-%H-%M-%S", gmtime_r(&now, &tm));
+}
+
 void
 output_zeek_header(FILE *f)
 {
 	char		 buf[64];
-	time_t		 now = time(NULL);
-	struct tm	 tm;
 
-	strftime(buf, sizeof(buf), "%Y-%m-%d-%H-%M-%S",
-	    gmtime_r(&now, &tm));
+	zeek_stamp(buf, sizeof(buf));
 	fprintf(f, "#separator \\x09\n#set_separator\t,\n"
 	    "#empty_field\t(empty)\n#unset_field\t-\n#path\tsmtp\n"
 	    "#open\t%s\n#fields", buf);
@@ -146,11 +153,8 @@ void
 output_zeek_footer(FILE *f)
 {
 	char		 buf[64];
-	time_t		 now = time(NULL);
-	struct tm	 tm;
 
-	strftime(buf, sizeof(buf), "%Y-%m-%d-%H-%M-%S",
-	    gmtime_r(&now, &tm));
+	zeek_stamp(buf, sizeof(buf));
 	fprintf(f, "#close\t%s\n", buf);
 }
 
