@@ -151,6 +151,12 @@ noisy = script(work, "noisy.smtp", "expect 220\nsend NOOP\n"
                "expect-silence 500ms\n")
 rc, out, took = run("127.0.0.1", srv.port, noisy, "-t", "3000")
 check(rc == 1 and "the server spoke" in out, "expect-silence fails on a reply")
+pat = script(work, "pat.smtp", "expect 220 /^lf\\.test/\nsend NOOP\n"
+             "expect 250 \"nope\"\n")
+rc, out, took = run("127.0.0.1", srv.port, pat, "-t", "3000")
+check(rc == 1 and out.startswith("1\tpass") and
+      "reply text does not match \"nope\"" in out,
+      "expect patterns: regex matches, substring mismatch fails")
 srv.stop()
 
 # 7. A malformed reply is reported as an anomaly, and parsing goes on.
