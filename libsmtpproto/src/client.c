@@ -457,24 +457,33 @@ sp_client_send_pipeline(sp_client *c, const char *const *lines,
 	return (e);
 }
 
+/*
+ * The message is encoded and written in blocks, so memory stays at
+ * 64 KiB whatever its size; writes are not required to be one for
+ * DATA content, only for pipelined command groups.
+ */
 sp_err
 sp_client_send_message(sp_client *c, const uint8_t *msg, size_t n, int crlf)
 {
+	enum { BLOCK = 32 * 1024 };
 	struct sp_data_enc	 enc;
 	uint8_t			*out;
-	size_t			 k;
-	sp_err			 e;
+	size_t			 off = 0, k, take;
+	sp_err			 e = SP_E_OK;
 
 	if (c == NULL || (msg == NULL && n > 0))
 		return (SP_E_INVAL);
-	if (n > (SIZE_MAX - 8) / 2)
-		return (SP_E_LIMIT);
-	if ((out = sp__malloc(c->lim.alloc, 2 * n + 8)) == NULL)
+	if ((out = sp__malloc(c->lim.alloc, 2 * BLOCK + 8)) == NULL)
 		return (SP_E_NOMEM);
 	sp_data_enc_init(&enc, crlf);
-	k = sp_data_enc_update(&enc, msg, n, out);
-	k += sp_data_enc_final(&enc, out + k);
-	e = sp_client_send_raw(c, out, k);
+	do {
+		take = SP_MIN(n - off, (size_t)BLOCK);
+		k = sp_data_enc_update(&enc, msg + off, take, out);
+		off += take;
+		if (off == n)
+			k += sp_data_enc_final(&enc, out + k);
+		e = sp_client_send_raw(c, out, k);
+	} while (e == SP_E_OK && off < n);
 	sp__free(c->lim.alloc, out);
 	return (e);
 }

@@ -117,6 +117,21 @@ want = BODY.replace("\n", "\r\n").encode()
 check(len(received) == 1 and received[0] == want,
       "server stored the message dot-unstuffed as written")
 
+# 1b. D5: a message over 64 KiB from a file, dot lines across the
+# client's 32 KiB encoding blocks; the server must store it exactly.
+big = "".join(("." if i % 7 == 0 else "") + "line %06d %s\n" % (i, "y" * 50)
+              for i in range(6000))
+with open(os.path.join(work, "big.eml"), "w") as f:
+    f.write("Subject: big\n\n" + big)
+bigs = script(work, "big.smtp", "expect 220\nsend EHLO c\nexpect 250\n"
+              "send MAIL FROM:<a@example.test>\nexpect 250\n"
+              "send RCPT TO:<b@example.test>\nexpect 250\n"
+              "data @big.eml\nexpect 250\nquit\n")
+rc, out, _ = run("127.0.0.1", port, bigs, "-t", "10000")
+want = ("Subject: big\n\n" + big).replace("\n", "\r\n").encode()
+check(rc == 0 and len(received) == 2 and received[1] == want,
+      "D5: %d-byte message with dot lines stored exactly" % len(want))
+
 # 2. No CA given: the system CAs do not know the test CA.
 rc, out, _ = run("localhost", port, full, "-4", "-E", "-t", "5000",
                  "-v", "rcpt=bob@example.test", env=env)

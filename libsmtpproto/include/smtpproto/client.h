@@ -181,8 +181,8 @@ SP_EXTERN sp_err sp_client_send_pipeline(sp_client *c,
 
 /*
  * Send a message after a 354: dot-stuffed (RFC 5321 4.5.2), bare LF
- * made CRLF when crlf is set, then CRLF.CRLF, in one write.  Returns
- * as sp_client_send_raw().
+ * made CRLF when crlf is set, then CRLF.CRLF, written in 64 KiB
+ * blocks.  Returns as sp_client_send_raw().
  */
 SP_EXTERN sp_err sp_client_send_message(sp_client *c, const uint8_t *msg,
     size_t n, int crlf);
