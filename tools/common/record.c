@@ -309,7 +309,7 @@ on_caps(struct srec *s, const struct sp_smtp_capabilities *c)
 		for (size_t k = 0; k < n; k++)
 			key[k] = (char)toupper(c->caps[i].keyword.p[k]);
 		key[n] = '\0';
-		json_add(o, key, str_json(&c->caps[i].params));
+		json_object_object_add(o, key, str_json(&c->caps[i].params));
 	}
 	json_object_put(s->caps);
 	s->caps = o;
@@ -938,7 +938,7 @@ stream_event(struct recorder *r, struct srec *s, const char *type,
 	json_add(o, "uid", cstr(s->uid));
 	json_add(o, "event", cstr(type));
 	json_object_object_foreach(body, k, v)
-		json_add(o, k, json_object_get(v));
+		json_object_object_add(o, k, json_object_get(v));
 	json_object_put(body);
 	r->each(r->ud, o);
 	json_object_put(o);
