@@ -233,6 +233,7 @@ def run_all(name, port, paths):
 
 
 CRAM_CHALLENGE = b"<1896.697170952@aiosmtpd.test>"
+STORED = []             # every message aiosmtpd accepted
 
 
 def aiosmtpd_server(cert, key):
@@ -269,6 +270,7 @@ def aiosmtpd_server(cert, key):
                               handled=False)
 
         async def handle_DATA(self, server, session, envelope):
+            STORED.append(envelope.original_content)
             return "250 OK queued"
 
     def authenticator(server, session, envelope, mechanism, data):
@@ -324,7 +326,21 @@ for name, port in servers(work):
         note = NOTES.get(sid, {}).get(name)
         check(v == want, "%s on %s: %s%s" % (sid, name, v,
                                              " (%s)" % note if note else ""))
-ran = set(n for d in observed.values() for n in d)
+
+# D2/V1 say "one reply AND one message stored": where aiosmtpd passed a
+# smuggling probe, its store must hold that probe's message exactly
+# once, with the smuggled commands inside it, and no message of its own
+# for the smuggled part.
+for sid, d in sorted(observed.items()):
+    if not sid.startswith(("V1-", "D2-")) or d.get("aiosmtpd") != P:
+        continue
+    subj = ("Subject: V1 %s\r\n" % sid[len("V1-smuggling-"):] if
+            sid.startswith("V1-") else "Subject: D2\r\n").encode()
+    mine = [m for m in STORED if m.startswith(subj)]
+    check(len(mine) == 1 and (b"smuggled" in mine[0] or b"after" in mine[0]),
+          "%s on aiosmtpd: one message stored, smuggled part inside" % sid)
+check(not any(m.startswith(b"Subject: smuggled") for m in STORED),
+      "aiosmtpd stored no smuggled message of its own")
 check(set(observed) == set(EXPECTED), "the table names every script")
 check(all(c in NOTES.get(sid, {}) for sid, row in EXPECTED.items()
           for c, v in zip(COLS, row) if v == F),
