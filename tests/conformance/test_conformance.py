@@ -16,14 +16,16 @@ every non-pass exchange (to review a change).
 import concurrent.futures
 import glob
 import os
+import re
 import shutil
+import subprocess
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "client"))
-from clientlib import (SRC, check, done, make_ca, need_runner, recorder,
-                       run, skip)
+from clientlib import (RUNNER, SRC, check, done, make_ca, need_runner,
+                       recorder, run, skip)
 
 SUITES = os.path.join(SRC, "tools", "smtp-replay", "suites")
 need_runner()
@@ -454,9 +456,30 @@ def servers(work):
         pf.stop()
 
 
+def lint(paths):
+    """Every script loads, carries the header the suites promise, has a
+    unique id, and is listed in the suites' README."""
+    with open(os.path.join(SUITES, "README.md")) as f:
+        readme = f.read()
+    ids = {}
+    for path in paths:
+        r = subprocess.run([RUNNER, "-w", path], capture_output=True,
+                           text=True, timeout=30)
+        head = dict(l.split(": ", 1) for l in r.stdout.splitlines()
+                    if re.match(r"^(id|title|rfc|level): ", l))
+        base = os.path.basename(path)[:-5]
+        check(r.returncode == 0 and len(head) == 4,
+              "%s loads, has id, title, rfc and level" % base)
+        ids.setdefault(head.get("id"), []).append(base)
+        check("`%s`" % base in readme, "%s listed in README.md" % base)
+    dup = [i for i, b in ids.items() if len(b) > 1]
+    check(not dup, "script ids are unique %s" % dup)
+
+
 work = tempfile.mkdtemp(prefix="sp-conf-")
 paths = scripts()
 check(len(paths) >= 90, "%d suite scripts found" % len(paths))
+lint(paths)
 observed = {}
 dump = os.environ.get("SP_CONF_DUMP")
 for name, port in servers(work):
