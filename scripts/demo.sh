@@ -5,5 +5,5 @@ set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 "$src/scripts/setup.sh"
 "$src/scripts/build.sh"
-exec "${SP_BUILD:-$src/build}/tools/smtp-decode/smtp-decode" --stats \
+exec "${SP_BUILD:-$src/build}/tools/smtp-decode/smtp-decode" --stats --pretty \
 	"${@:-$src/captures/sample.pcap}"

@@ -39,6 +39,20 @@ struct held_anomaly {
 	char		detail[96];
 };
 
+/*
+ * What a flow not yet judged has sent: held back, then replayed into
+ * the SMTP parser, or dropped.  Allocated only for such flows, so the
+ * thousands of flows judged by their port pay nothing for it.
+ */
+struct held {
+	uint8_t			 bytes[HOLD_BYTES];
+	size_t			 len;
+	struct held_chunk	 chunks[HOLD_CHUNKS];
+	size_t			 nchunks;
+	struct held_anomaly	 anoms[HOLD_ANOMALIES];
+	size_t			 nanoms;
+};
+
 struct digests {
 	sp_hash		*h[3];		/* indexed by enum sp_hash_alg */
 };
@@ -52,13 +66,7 @@ struct session {
 	sp_mime_parser		*mime;		/* the open message, if any */
 	uint64_t		 msg_offset;	/* its first client byte */
 	struct digests		 msg, part;
-	/* Before the verdict. */
-	uint8_t			 hold[HOLD_BYTES];
-	size_t			 hold_len;
-	struct held_chunk	 chunks[HOLD_CHUNKS];
-	size_t			 nchunks;
-	struct held_anomaly	 anoms[HOLD_ANOMALIES];
-	size_t			 nanoms;
+	struct held		*held;		/* only while undecided */
 	void			*user;		/* the consumer's slot */
 	/* The TCP event being processed, for events raised under it. */
 	sp_ts			 ts;
@@ -460,32 +468,47 @@ has_word(const uint8_t *p, size_t n, const char *w)
 	return (0);
 }
 
+/* Verbs no other common line protocol starts a line with. */
+static int
+smtp_verb(const uint8_t *p, size_t n)
+{
+	static const char *const verbs[] = { "EHLO ", "HELO ", "LHLO ",
+	    "MAIL FROM:", "RCPT TO:", "BDAT ", "STARTTLS\r", "XCLIENT " };
+
+	for (size_t i = 0; i < SP_NELEM(verbs); i++) {
+		size_t	l = strlen(verbs[i]);
+
+		if (n >= l && strncasecmp((const char *)p, verbs[i], l) == 0)
+			return (1);
+	}
+	return (0);
+}
+
 /*
  * Look at the first bytes a side sent.  The server's greeting is
  * "220" (RFC 5321 4.2) and names the protocol in practice; FTP also
  * greets with 220, hence the word check.  The client's first command
- * is EHLO, HELO or LHLO (RFC 5321 4.1.1.1, RFC 2033).
+ * is EHLO, HELO or LHLO (RFC 5321 4.1.1.1, RFC 2033); picked up
+ * mid-stream it may be any command, or message data.
  */
 static enum verdict
-judge(enum sp_dir dir, const uint8_t *p, size_t n)
+judge(enum sp_dir dir, const uint8_t *p, size_t n, int midstream)
 {
 	if (dir == SP_DIR_CLIENT) {
-		if (n < 5)
+		if (n < 5 && memchr(p, '\n', n) == NULL)
 			return (UNDECIDED);
-		if ((strncasecmp((const char *)p, "EHLO", 4) == 0 ||
-		    strncasecmp((const char *)p, "HELO", 4) == 0 ||
-		    strncasecmp((const char *)p, "LHLO", 4) == 0) &&
-		    (p[4] == ' ' || p[4] == '\r' || p[4] == '\n'))
+		if (smtp_verb(p, n))
 			return (SMTP_YES);
-		return (SMTP_NO);
+		return (midstream ? UNDECIDED : SMTP_NO);
 	}
 	if (n < 4 || memchr(p, '\n', n) == NULL)
 		return (n < 512 ? UNDECIDED : SMTP_NO);
-	if (memcmp(p, "220", 3) != 0 || (p[3] != ' ' && p[3] != '-'))
+	if (p[0] < '2' || p[0] > '5' || (p[3] != ' ' && p[3] != '-') ||
+	    has_word(p, n, "FTP"))
 		return (SMTP_NO);
-	if (has_word(p, n, "FTP"))
-		return (SMTP_NO);
-	return (has_word(p, n, "SMTP") ? SMTP_YES : UNDECIDED);
+	if (memcmp(p, "220", 3) == 0 && has_word(p, n, "SMTP"))
+		return (SMTP_YES);
+	return (midstream || memcmp(p, "220", 3) == 0 ? UNDECIDED : SMTP_NO);
 }
 
 static sp_err
@@ -513,14 +536,15 @@ session_start(struct session *s)
 	s->an->st.sessions++;
 	if (emit(s, &ev) != 0)
 		return (SP_E_CALLBACK);
-	for (size_t i = 0; i < s->nanoms; i++) {
-		struct held_anomaly	*h = &s->anoms[i];
+	for (size_t i = 0; s->held != NULL && i < s->held->nanoms; i++) {
+		struct held_anomaly	*h = &s->held->anoms[i];
 
 		if (emit_anomaly(s, h->code, h->dir, h->off, s->flow->first_ts,
 		    h->detail[0] != '\0' ? h->detail : NULL) != 0)
 			return (SP_E_CALLBACK);
 	}
-	s->nanoms = 0;
+	if (s->held != NULL)
+		s->held->nanoms = 0;
 	return (SP_E_OK);
 }
 
@@ -536,6 +560,21 @@ feed(struct session *s, enum sp_dir dir, sp_ts ts, const uint8_t *p,
 	if (e == SP_E_CALLBACK && s->an->err != SP_E_OK)
 		return (s->an->err);
 	return (e);
+}
+
+static void
+drop_held(struct session *s)
+{
+	sp__free(s->an->lim.alloc, s->held);
+	s->held = NULL;
+}
+
+static struct held *
+get_held(struct session *s)
+{
+	if (s->held == NULL)
+		s->held = sp__calloc(s->an->lim.alloc, 1, sizeof(*s->held));
+	return (s->held);
 }
 
 /* A gap, once the flow is SMTP: to the consumer and the parsers. */
@@ -564,99 +603,94 @@ gap_feed(struct session *s, enum sp_dir dir, uint64_t off, uint64_t n,
 static sp_err
 replay_held(struct session *s)
 {
-	for (size_t i = 0; i < s->nchunks; i++) {
-		struct held_chunk	*c = &s->chunks[i];
+	for (size_t i = 0; s->held != NULL && i < s->held->nchunks; i++) {
+		struct held_chunk	*c = &s->held->chunks[i];
 		sp_err			 e;
 
 		if (c->gap > 0)
 			e = gap_feed(s, c->dir, c->off, c->gap, c->ts);
 		else
-			e = feed(s, c->dir, c->ts, s->hold + c->pos, c->len);
+			e = feed(s, c->dir, c->ts, s->held->bytes + c->pos,
+			    c->len);
 		if (e != SP_E_OK)
 			return (e);
 	}
-	s->nchunks = s->hold_len = 0;
+	drop_held(s);
 	return (SP_E_OK);
 }
 
-/* Hold bytes until judged; returns 0 if they no longer fit. */
+/* Hold bytes until judged: 1, or 0 if they no longer fit, -1 no memory. */
 static int
 hold(struct session *s, enum sp_dir dir, uint64_t off, const uint8_t *p,
     size_t n, sp_ts ts)
 {
+	struct held		*h = get_held(s);
 	struct held_chunk	*c;
 
-	if (n > HOLD_BYTES - s->hold_len)
+	if (h == NULL)
+		return (-1);
+	if (n > HOLD_BYTES - h->len)
 		return (0);
-	/*
-	 * Bytes that continue the last chunk's direction join it, so
-	 * the chunk limit counts turns of the conversation, not
-	 * segments: a peer writing a byte per segment (tiny segments,
-	 * interactive clients) must still be judged by its first
-	 * HOLD_BYTES.  The joined bytes keep the chunk's first time.
-	 */
-	if (s->nchunks > 0) {
-		c = &s->chunks[s->nchunks - 1];
-		if (c->dir == dir && c->gap == 0 && c->off + c->len == off &&
-		    c->pos + c->len == s->hold_len) {
-			memcpy(s->hold + s->hold_len, p, n);
-			s->hold_len += n;
-			c->len += n;
-			return (1);
-		}
+	c = h->nchunks > 0 ? &h->chunks[h->nchunks - 1] : NULL;
+	/* Bytes that continue the last chunk extend it (tiny segments). */
+	if (c == NULL || c->dir != dir || c->gap > 0 ||
+	    c->off + c->len != off) {
+		if (h->nchunks == HOLD_CHUNKS)
+			return (0);
+		c = &h->chunks[h->nchunks++];
+		c->dir = dir;
+		c->ts = ts;
+		c->off = off;
+		c->pos = h->len;
+		c->len = 0;
+		c->gap = 0;
 	}
-	if (s->nchunks == HOLD_CHUNKS)
-		return (0);
-	c = &s->chunks[s->nchunks++];
-	c->dir = dir;
-	c->ts = ts;
-	c->off = off;
-	c->pos = s->hold_len;
-	c->len = n;
-	c->gap = 0;
-	memcpy(s->hold + s->hold_len, p, n);
-	s->hold_len += n;
+	memcpy(h->bytes + h->len, p, n);
+	h->len += n;
+	c->len += n;
 	return (1);
 }
 
-/* Hold a gap in its place among the bytes; returns 0 if full. */
+/* Hold a gap in its place among the bytes: 1, 0 if full, -1 no memory. */
 static int
 hold_gap(struct session *s, enum sp_dir dir, uint64_t off, uint64_t n,
     sp_ts ts)
 {
+	struct held		*h = get_held(s);
 	struct held_chunk	*c;
 
-	if (s->nchunks == HOLD_CHUNKS)
+	if (h == NULL)
+		return (-1);
+	if (h->nchunks == HOLD_CHUNKS)
 		return (0);
-	c = &s->chunks[s->nchunks++];
+	c = &h->chunks[h->nchunks++];
 	c->dir = dir;
 	c->ts = ts;
 	c->off = off;
-	c->pos = s->hold_len;
+	c->pos = h->len;
 	c->len = 0;
 	c->gap = n;
 	return (1);
 }
 
-/*
- * Gather what one direction sent first, among the bytes held: up to
- * its first gap (*cut set), as bytes after a gap are no first bytes.
- */
+/* Gather what one direction sent, among the bytes held. */
 static size_t
 gather(const struct session *s, enum sp_dir dir, uint8_t *buf, int *cut)
 {
 	size_t	n = 0;
 
 	*cut = 0;
-	for (size_t i = 0; i < s->nchunks; i++) {
-		if (s->chunks[i].dir != dir)
+	for (size_t i = 0; s->held != NULL && i < s->held->nchunks; i++) {
+		const struct held_chunk	*c = &s->held->chunks[i];
+
+		if (c->dir != dir)
 			continue;
-		if (s->chunks[i].gap > 0) {
+		if (c->gap > 0) {	/* bytes after a gap are no first bytes */
 			*cut = 1;
 			break;
 		}
-		memcpy(buf + n, s->hold + s->chunks[i].pos, s->chunks[i].len);
-		n += s->chunks[i].len;
+		memcpy(buf + n, s->held->bytes + c->pos, c->len);
+		n += c->len;
 	}
 	return (n);
 }
@@ -673,14 +707,15 @@ judge_held(const struct session *s, int at_end)
 {
 	uint8_t		buf[HOLD_BYTES + 1];
 	size_t		n;
-	int		ccut, vcut;
+	int		mid = !s->flow->handshake, ccut, vcut;
 	enum verdict	c, v;
 
-	c = judge(SP_DIR_CLIENT, buf, gather(s, SP_DIR_CLIENT, buf, &ccut));
+	c = judge(SP_DIR_CLIENT, buf, gather(s, SP_DIR_CLIENT, buf, &ccut),
+	    mid);
 	n = gather(s, SP_DIR_SERVER, buf, &vcut);
 	if ((vcut || at_end) && n > 0)
 		buf[n++] = '\n';
-	v = judge(SP_DIR_SERVER, buf, n);
+	v = judge(SP_DIR_SERVER, buf, n, mid);
 	if (c == SMTP_YES || v == SMTP_YES)
 		return (SMTP_YES);
 	if (c == SMTP_NO || v == SMTP_NO || (ccut && vcut))
@@ -705,6 +740,7 @@ session_free(struct session *s)
 	sp_mime_parser_free(s->mime);
 	digests_free(&s->msg);
 	digests_free(&s->part);
+	sp__free(s->an->lim.alloc, s->held);
 	sp__free(s->an->lim.alloc, s);
 }
 
@@ -743,13 +779,19 @@ undecided_data(struct session *s, enum sp_dir dir, uint64_t off,
 	enum verdict	v;
 	sp_err		e;
 
-	if (!hold(s, dir, off, p, n, ts)) {
+	switch (hold(s, dir, off, p, n, ts)) {
+	case -1:
+		return (SP_E_NOMEM);
+	case 0:
 		s->verdict = SMTP_NO;
+		drop_held(s);
 		return (SP_E_OK);
 	}
 	v = judge_held(s, 0);
-	if (v == SMTP_NO)
+	if (v == SMTP_NO) {
 		s->verdict = SMTP_NO;
+		drop_held(s);
+	}
 	if (v != SMTP_YES)
 		return (SP_E_OK);
 	if ((e = session_start(s)) != SP_E_OK)
@@ -781,6 +823,7 @@ tcp_gap(void *ud, struct sp_tcp_flow *f, enum sp_dir dir, uint64_t off,
 	struct session	*s = f->user;
 	enum verdict	 v;
 	sp_err		 e;
+	int		 held;
 
 	(void)ud;
 	if (s->verdict == SMTP_NO)
@@ -794,9 +837,11 @@ tcp_gap(void *ud, struct sp_tcp_flow *f, enum sp_dir dir, uint64_t off,
 	 * before it may still tell (a greeting cut short), or the other
 	 * side's first bytes may.
 	 */
-	if (!hold_gap(s, dir, off, n, ts) ||
-	    (v = judge_held(s, 0)) == SMTP_NO) {
+	if ((held = hold_gap(s, dir, off, n, ts)) < 0)
+		return (fail(s, SP_E_NOMEM));
+	if (held == 0 || (v = judge_held(s, 0)) == SMTP_NO) {
 		s->verdict = SMTP_NO;
+		drop_held(s);
 		return (0);
 	}
 	if (v == UNDECIDED)
@@ -812,14 +857,19 @@ tcp_anomaly(void *ud, struct sp_tcp_flow *f, enum sp_dir dir,
     enum sp_anomaly a, uint64_t off, const char *detail)
 {
 	struct session		*s = f->user;
+	struct held		*held;
 	struct held_anomaly	*h;
 
 	(void)ud;
 	if (s->verdict == SMTP_YES)
 		return (emit_anomaly(s, a, dir, off, f->last_ts, detail));
-	if (s->verdict == SMTP_NO || s->nanoms == HOLD_ANOMALIES)
+	if (s->verdict == SMTP_NO)
 		return (0);
-	h = &s->anoms[s->nanoms++];
+	if ((held = get_held(s)) == NULL)
+		return (fail(s, SP_E_NOMEM));
+	if (held->nanoms == HOLD_ANOMALIES)
+		return (0);
+	h = &held->anoms[held->nanoms++];
 	h->code = a;
 	h->dir = dir;
 	h->off = off;
@@ -839,7 +889,7 @@ tcp_flow_end(void *ud, struct sp_tcp_flow *f, enum sp_flow_end why)
 
 	(void)ud;
 	/* The flow's end ends the server's last line, as a gap does. */
-	if (s->verdict == UNDECIDED && s->nchunks > 0 &&
+	if (s->verdict == UNDECIDED && s->held != NULL && s->held->nchunks > 0 &&
 	    judge_held(s, 1) == SMTP_YES) {
 		if ((e = session_start(s)) == SP_E_OK)
 			e = replay_held(s);
@@ -861,6 +911,34 @@ tcp_flow_end(void *ud, struct sp_tcp_flow *f, enum sp_flow_end why)
 	f->user = NULL;
 	session_free(s);
 	return (rc);
+}
+
+/*
+ * Roles of a flow picked up mid-stream on a port not in the list.
+ * The reassembler knows replies ("250 ") mark the server; we add that
+ * a command verb at the start of a payload marks the client, so a
+ * capture starting at "MAIL FROM:" between two high ports is read the
+ * right way round instead of by the lower-port guess.
+ */
+static int
+role_by_verb(void *ud, const struct sp_packet *pkt)
+{
+	static const char *const verbs[] = { "EHLO ", "HELO ", "LHLO ",
+	    "MAIL FROM:", "RCPT TO:", "DATA\r", "BDAT ", "RSET\r", "NOOP",
+	    "QUIT\r", "AUTH ", "STARTTLS\r", "VRFY ", "EXPN " };
+	const sp_analyzer	*an = ud;
+
+	if (server_port_listed(an, pkt->sport) ||
+	    server_port_listed(an, pkt->dport))
+		return (-1);
+	for (size_t i = 0; i < SP_NELEM(verbs); i++) {
+		size_t	n = strlen(verbs[i]);
+
+		if (pkt->payload_len >= n && strncasecmp(
+		    (const char *)pkt->payload, verbs[i], n) == 0)
+			return (0);
+	}
+	return (-1);
 }
 
 static const struct sp_tcp_callbacks tcp_cb = {
@@ -901,6 +979,8 @@ sp_analyzer_new(sp_analyzer **out, const struct sp_limits *lim,
 	if (e == SP_E_OK)
 		e = sp_tcp_reasm_set_server_ports(an->tcp, an->opts.ports,
 		    an->opts.nports);
+	if (e == SP_E_OK)
+		sp_tcp_reasm_set_role_fn(an->tcp, role_by_verb);
 	if (e != SP_E_OK) {
 		sp_analyzer_free(an);
 		return (e);

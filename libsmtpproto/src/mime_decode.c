@@ -109,17 +109,6 @@ sp__b64_end(struct sp__b64 *s, uint8_t *out, bool *bad)
 /* Quoted-printable states: after '=', after "=X", after "=" blanks. */
 enum { QP_TEXT = 0, QP_EQ, QP_EQ1, QP_EQ_WS };
 
-static int
-hexval(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return (c - '0');
-	c = (uint8_t)(c | 0x20);
-	if (c >= 'a' && c <= 'f')
-		return (c - 'a' + 10);
-	return (-1);
-}
-
 /* Give back held blanks: they were not at the end of the line. */
 static size_t
 qp_flush_ws(struct sp__qp *s, uint8_t *out)
@@ -158,7 +147,7 @@ qp_byte(struct sp__qp *s, uint8_t c, uint8_t *out)
 
 	switch (s->state) {
 	case QP_EQ:
-		if (hexval(c) >= 0) {
+		if (sp__hexval(c) >= 0) {
 			s->hex1 = c;
 			s->state = QP_EQ1;
 			return (0);
@@ -171,8 +160,9 @@ qp_byte(struct sp__qp *s, uint8_t c, uint8_t *out)
 		k = qp_literal(s, out);
 		break;
 	case QP_EQ1:
-		if (hexval(c) >= 0) {
-			out[0] = (uint8_t)(hexval(s->hex1) << 4 | hexval(c));
+		if (sp__hexval(c) >= 0) {
+			out[0] = (uint8_t)(sp__hexval(s->hex1) << 4 |
+			    sp__hexval(c));
 			s->state = QP_TEXT;
 			return (1);
 		}
@@ -206,6 +196,7 @@ sp__qp_run(struct sp__qp *s, const uint8_t *in, size_t n, uint8_t *out)
 {
 	const uint8_t	*eq;
 	size_t		 i = 0, j, t, k = 0;
+	int		 h;
 
 	while (i < n) {
 		if (s->state == QP_TEXT && s->nws == 0) {
@@ -222,10 +213,10 @@ sp__qp_run(struct sp__qp *s, const uint8_t *in, size_t n, uint8_t *out)
 			memcpy(out + k, in + i, t - i);
 			k += t - i;
 			i = t;
-			if (i < n && in[i] == '=' && n - i > 2 &&
-			    hexval(in[i + 1]) >= 0 && hexval(in[i + 2]) >= 0) {
-				out[k++] = (uint8_t)(hexval(in[i + 1]) << 4 |
-				    hexval(in[i + 2]));
+			h = i < n && in[i] == '=' ?
+			    sp__hexpair(in + i + 1, n - i - 1) : -1;
+			if (h >= 0) {
+				out[k++] = (uint8_t)h;
 				i += 3;
 				continue;
 			}

@@ -223,30 +223,19 @@ unquote_add(struct sp_buf *b, const uint8_t *v, size_t n, bool quoted)
 	return (SP_E_OK);
 }
 
-static int
-hexval(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return (c - '0');
-	if (c >= 'A' && c <= 'F')
-		return (c - 'A' + 10);
-	if (c >= 'a' && c <= 'f')
-		return (c - 'a' + 10);
-	return (-1);
-}
-
 /* RFC 2231 4: "%XX" is a byte; a malformed '%' stays as it is. */
 static sp_err
 pct_add(struct sp_buf *b, const uint8_t *v, size_t n)
 {
 	uint8_t	c;
+	int	h;
 	sp_err	e = SP_E_OK;
 
 	for (size_t i = 0; i < n && e == SP_E_OK; i++) {
 		c = v[i];
-		if (c == '%' && i + 2 < n &&
-		    hexval(v[i + 1]) >= 0 && hexval(v[i + 2]) >= 0) {
-			c = (uint8_t)(hexval(v[i + 1]) << 4 | hexval(v[i + 2]));
+		h = c == '%' ? sp__hexpair(v + i + 1, n - i - 1) : -1;
+		if (h >= 0) {
+			c = (uint8_t)h;
 			i += 2;
 		}
 		e = sp__buf_append(b, &c, 1);

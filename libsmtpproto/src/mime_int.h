@@ -22,6 +22,35 @@
 #define SP__MIME_CHARSET_MAX	64
 #define SP__MIME_FILENAME_MAX	1024
 
+/*
+ * The value of a hex digit of either case, or -1.  Quoted-printable
+ * ("=XX", RFC 2045 6.7), the Q encoding (RFC 2047 4.2) and RFC 2231
+ * parameter values ("%XX", section 4) all spell a byte as two of them.
+ */
+static inline int
+sp__hexval(uint8_t c)
+{
+	if (c >= '0' && c <= '9')
+		return (c - '0');
+	c = (uint8_t)(c | 0x20);
+	if (c >= 'a' && c <= 'f')
+		return (c - 'a' + 10);
+	return (-1);
+}
+
+/* The byte that the hex digits p[0] p[1] spell; -1 if n < 2 or bad. */
+static inline int
+sp__hexpair(const uint8_t *p, size_t n)
+{
+	int	hi, lo;
+
+	if (n < 2)
+		return (-1);
+	hi = sp__hexval(p[0]);
+	lo = sp__hexval(p[1]);
+	return (hi < 0 || lo < 0 ? -1 : hi << 4 | lo);
+}
+
 /* --- mime_decode.c ------------------------------------------------ */
 
 struct sp__b64 {

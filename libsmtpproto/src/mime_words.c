@@ -276,30 +276,19 @@ word_parse(const uint8_t *in, size_t n, size_t i, struct word *w)
 	return (true);
 }
 
-static int
-hexval(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return (c - '0');
-	if (c >= 'A' && c <= 'F')
-		return (c - 'A' + 10);
-	if (c >= 'a' && c <= 'f')
-		return (c - 'a' + 10);
-	return (-1);
-}
-
 /* The Q encoding (RFC 2047 4.2): "_" is a space, "=XX" a byte. */
 static sp_err
 q_decode(const uint8_t *t, size_t n, struct sp_buf *tmp, unsigned *flags)
 {
 	uint8_t	c;
+	int	h;
 	sp_err	e = SP_E_OK;
 
 	for (size_t i = 0; i < n && e == SP_E_OK; i++) {
 		c = t[i] == '_' ? ' ' : t[i];
-		if (c == '=' && i + 2 < n && hexval(t[i + 1]) >= 0 &&
-		    hexval(t[i + 2]) >= 0) {
-			c = (uint8_t)(hexval(t[i + 1]) << 4 | hexval(t[i + 2]));
+		h = c == '=' ? sp__hexpair(t + i + 1, n - i - 1) : -1;
+		if (h >= 0) {
+			c = (uint8_t)h;
 			i += 2;
 		} else if (c == '=') {
 			*flags |= SP__W_BAD_WORD;	/* kept literally */

@@ -202,7 +202,8 @@ sp__smtp_auth_begin(sp_smtp_parser *p, const struct line *l,
 	e = SP_E_OK;
 	sp__smtp_set_cstate(p, C_AUTH);
 	/* RFC 4954 4, 14: these send the password as is; TLS hides AUTH. */
-	if (a->mech == M_PLAIN || a->mech == M_LOGIN)
+	if ((a->mech == M_PLAIN || a->mech == M_LOGIN) &&
+	    !p->opt.decrypted)
 		e = sp__smtp_anomaly(p, SP_ANOM_SMTP_AUTH_PLAINTEXT,
 		    SP_DIR_CLIENT, l->off, "AUTH %.*s in the clear", (int)k,
 		    (const char *)arg);
@@ -237,16 +238,6 @@ sp__smtp_auth_expect_more(const sp_smtp_parser *p)
 	return (!a->cancelled && a->responses < want);
 }
 
-static struct sp_smtp_str
-aslice(const struct auth_state *a, size_t off, size_t len)
-{
-	struct sp_smtp_str	s;
-
-	s.p = len > 0 ? a->buf.p + off : (const uint8_t *)"";
-	s.len = len;
-	return (s);
-}
-
 /* The exchange is over: r is its final reply, or NULL if none seen. */
 sp_err
 sp__smtp_auth_end(sp_smtp_parser *p, const struct sp_smtp_reply *r)
@@ -260,10 +251,10 @@ sp__smtp_auth_end(sp_smtp_parser *p, const struct sp_smtp_reply *r)
 	if (p->cst == C_AUTH)
 		sp__smtp_set_cstate(p, C_CMD);
 	memset(&x, 0, sizeof(x));
-	x.mechanism = aslice(a, a->mech_off, a->mech_len);
-	x.user = aslice(a, a->user_off, a->user_len);
-	x.authzid = aslice(a, a->authz_off, a->authz_len);
-	x.secret = aslice(a, a->secret_off, a->secret_len);
+	x.mechanism = sp__smtp_slice(&a->buf, a->mech_off, a->mech_len);
+	x.user = sp__smtp_slice(&a->buf, a->user_off, a->user_len);
+	x.authzid = sp__smtp_slice(&a->buf, a->authz_off, a->authz_len);
+	x.secret = sp__smtp_slice(&a->buf, a->secret_off, a->secret_len);
 	if (!p->opt.show_secrets && x.secret.len > 0) {
 		x.secret.p = (const uint8_t *)"<redacted>";
 		x.secret.len = 10;

@@ -225,6 +225,7 @@ struct sp_smtp_parser {
 	struct sp_smtp_param	 params[SP_SMTP_MAX_PARAMS];
 	struct sp_smtp_capability *caps;	/* max_reply_lines */
 	struct sp_smtp_str	*rlines;	/* max_reply_lines */
+	size_t			 ncap_lines;	/* room in ends, caps, rlines */
 	uint64_t		 line_end[2];	/* offset after the line */
 	uint64_t		 cpos;		/* client position for events */
 	char			 detail[256];
@@ -305,5 +306,19 @@ sp_err	sp__smtp_auth_end(sp_smtp_parser *p, const struct sp_smtp_reply *r);
 int	sp__smtp_auth_expect_more(const sp_smtp_parser *p);
 size_t	sp__smtp_b64_decode(const uint8_t *s, size_t n, uint8_t *out,
 	    size_t cap, int *bad);
+
+/*
+ * Bytes [off, off + len) of b as an event string.  An empty one points
+ * at "", not into b, whose p is NULL until something was stored.
+ */
+static inline struct sp_smtp_str
+sp__smtp_slice(const struct sp_buf *b, size_t off, size_t len)
+{
+	struct sp_smtp_str	s;
+
+	s.p = len > 0 ? b->p + off : (const uint8_t *)"";
+	s.len = len;
+	return (s);
+}
 
 #endif /* SP_SMTP_INT_H */

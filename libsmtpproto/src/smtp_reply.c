@@ -48,6 +48,36 @@ parse_code(const uint8_t *s, size_t n)
 	return ((s[0] - '0') * 100 + (s[1] - '0') * 10 + (s[2] - '0'));
 }
 
+/*
+ * Room for n reply lines in the per-line arrays.  They grow on demand
+ * up to max_reply_lines, since most sessions never see more than a
+ * dozen lines and a capture may hold many thousands of open sessions.
+ */
+static sp_err
+lines_room(sp_smtp_parser *p, size_t n)
+{
+	size_t			 cap = p->ncap_lines;
+	void			*e, *c, *l;
+
+	if (n <= cap)
+		return (SP_E_OK);
+	cap = SP_MIN(SP_MAX(n, cap * 2 < 8 ? 8 : cap * 2),
+	    p->lim.max_reply_lines);
+	e = sp__realloc(p->a, p->rep.ends, cap * sizeof(*p->rep.ends));
+	if (e != NULL)
+		p->rep.ends = e;
+	c = sp__realloc(p->a, p->caps, cap * sizeof(*p->caps));
+	if (c != NULL)
+		p->caps = c;
+	l = sp__realloc(p->a, p->rlines, cap * sizeof(*p->rlines));
+	if (l != NULL)
+		p->rlines = l;
+	if (e == NULL || c == NULL || l == NULL)
+		return (SP_E_NOMEM);
+	p->ncap_lines = cap;
+	return (SP_E_OK);
+}
+
 static sp_err
 acc_add(sp_smtp_parser *p, const uint8_t *text, size_t n)
 {
@@ -62,6 +92,8 @@ acc_add(sp_smtp_parser *p, const uint8_t *text, size_t n)
 		    SP_DIR_SERVER, r->off, "more than %zu lines",
 		    p->lim.max_reply_lines));
 	}
+	if ((e = lines_room(p, r->nkept + 1)) != SP_E_OK)
+		return (e);
 	e = sp__buf_append(&r->text, text, n);
 	if (e == SP_E_LIMIT)
 		return (SP_E_OK);	/* cannot happen: max fits all */

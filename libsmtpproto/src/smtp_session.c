@@ -143,13 +143,6 @@ sp_smtp_parser_new(sp_smtp_parser **out, const struct sp_limits *lim,
 		sp__buf_init(&p->h[d].line, l.max_line, p->a);
 	sp__buf_init(&p->rep.text, mul_cap(nl, l.max_line), p->a);
 	sp__buf_init(&p->auth.buf, mul_cap(3, l.max_line), p->a);
-	p->rep.ends = sp__calloc(p->a, nl, sizeof(*p->rep.ends));
-	p->caps = sp__calloc(p->a, nl, sizeof(*p->caps));
-	p->rlines = sp__calloc(p->a, nl, sizeof(*p->rlines));
-	if (p->rep.ends == NULL || p->caps == NULL || p->rlines == NULL) {
-		sp_smtp_parser_free(p);
-		return (SP_E_NOMEM);
-	}
 	p->cst = C_CMD;
 	p->sst = S_REPLY;
 	*out = p;
@@ -184,6 +177,13 @@ sp_smtp_parser_set_options(sp_smtp_parser *p, const struct sp_smtp_options *o)
 		sp__smtp_set_cstate(p, C_TLS);
 		p->sst = S_TLS;
 		p->info.tls = 2;
+	}
+	if (o->decrypted)
+		p->info.tls = 2;
+	if (o->after_starttls) {
+		p->opt.decrypted = 1;
+		p->greeting_done = 1;
+		p->info.tls = 1;
 	}
 	if (o->midstream) {
 		/*
@@ -485,7 +485,13 @@ sp_smtp_parser_finish(sp_smtp_parser *p, sp_ts ts)
 		return (SP_E_OK);
 	p->ts = ts;
 	p->finished = 1;
-	if (p->cst == C_DATA)
+	/* A line cut at max_line and never ended is still too long. */
+	for (int d = 0; d < 2 && e == SP_E_OK; d++)
+		if (p->h[d].truncated)
+			e = sp__smtp_anomaly(p, SP_ANOM_SMTP_LINE_TOO_LONG,
+			    (enum sp_dir)d, p->h[d].line_off, "over %zu bytes, "
+			    "never ended", p->lim.max_line);
+	if (e == SP_E_OK && p->cst == C_DATA)
 		e = sp__smtp_data_flush(p);
 	if (e == SP_E_OK && p->msg_txn != NULL)
 		e = sp__smtp_msg_end(p, 0);

@@ -219,16 +219,6 @@ sp__smtp_txn_rcpt(sp_smtp_parser *p, const uint8_t *arg, size_t n, long *idx)
 	return (SP_E_OK);
 }
 
-static struct sp_smtp_str
-str_at(const struct txn *t, size_t off, size_t len)
-{
-	struct sp_smtp_str	s;
-
-	s.p = len > 0 ? t->str.p + off : (const uint8_t *)"";
-	s.len = len;
-	return (s);
-}
-
 /* A path stored as "<...> params"; returns where the params start. */
 static size_t
 reparse_path(struct sp_smtp_str s, struct sp_smtp_path *path)
@@ -250,7 +240,7 @@ fill_rcpts(struct txn *t)
 		size_t			 used;
 
 		memset(o, 0, sizeof(*o));
-		s = str_at(t, t->rcpts[i].off, t->rcpts[i].len);
+		s = sp__smtp_slice(&t->str, t->rcpts[i].off, t->rcpts[i].len);
 		while (s.len > 0 && *s.p == ' ') {
 			s.p++;
 			s.len--;
@@ -274,8 +264,8 @@ fill_final(const struct txn *t, struct sp_smtp_transaction *x)
 	x->method = t->method;
 	x->final_code = t->final_code;
 	x->final_enhanced = t->final_enh;
-	x->final_text = str_at(t, t->final_off, t->final_len);
-	x->queue_id = str_at(t, 0, 0);
+	x->final_text = sp__smtp_slice(&t->str, t->final_off, t->final_len);
+	x->queue_id = sp__smtp_slice(&t->str, 0, 0);
 	if (t->final_code >= 200 && t->final_code < 300)
 		(void)sp_smtp_queue_id(x->final_text.p, x->final_text.len,
 		    &x->queue_id);
@@ -302,7 +292,7 @@ txn_report(sp_smtp_parser *p, struct txn *t)
 	x.seq = t->seq;
 	x.has_mail = t->has_mail;
 	if (t->has_mail) {
-		m = str_at(t, t->mail_off, t->mail_len);
+		m = sp__smtp_slice(&t->str, t->mail_off, t->mail_len);
 		used = reparse_path(m, &x.mail_from);
 		np = sp__smtp_parse_params(m.p + used, m.len - used, p->params,
 		    SP_SMTP_MAX_PARAMS);

@@ -33,6 +33,7 @@ struct tcp_half {
 	uint64_t	 cut_lo, cut_hi; /* bytes the snap length cut */
 	uint64_t	 ring_lo;	/* ring holds [ring_lo, next) */
 	uint8_t		*ring;		/* last tcp_retain bytes delivered */
+	size_t		 ring_cap;	/* grows to tcp_retain */
 	sp_ts		 last_ts;	/* the last payload segment seen, */
 	size_t		 last_len;	/* to recognise capture echoes */
 	uint32_t	 last_seq;

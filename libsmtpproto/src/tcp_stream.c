@@ -74,24 +74,52 @@ overlap_dup(struct overlap *o, uint64_t off, uint64_t n)
 }
 
 /*
+ * The ring starts small and doubles up to tcp_retain while the stream
+ * is young: a capture may hold many thousands of flows that exchange a
+ * few lines each, and a full ring for each would cost more than the
+ * rest of the flow.  A byte at stream offset o sits at o % ring_cap,
+ * so growing re-lays what is kept.
+ */
+static sp_err
+ring_grow(sp_tcp_reasm *r, struct tcp_half *h, uint64_t end)
+{
+	size_t	 cap = h->ring_cap, ncap = cap != 0 ? cap : 256;
+	uint8_t	*n;
+
+	if (cap == r->lim.tcp_retain || (h->ring != NULL &&
+	    end - h->ring_lo <= cap))
+		return (SP_E_OK);
+	while (ncap < r->lim.tcp_retain && ncap < end - h->ring_lo)
+		ncap *= 2;
+	ncap = SP_MIN(ncap, r->lim.tcp_retain);
+	if ((n = sp__malloc(r->alloc, ncap)) == NULL)
+		return (out_of_memory(r));
+	/* While growing the ring holds everything since ring_lo. */
+	for (uint64_t o = h->ring_lo; h->ring != NULL && o < h->next; o++)
+		n[o % ncap] = h->ring[o % cap];
+	sp__free(r->alloc, h->ring);
+	h->ring = n;
+	h->ring_cap = ncap;
+	return (SP_E_OK);
+}
+
+/*
  * Keep the last tcp_retain delivered bytes, so that a retransmission
- * of delivered data can still be checked.  The ring is allocated on
- * first use: most flows of a capture never need more than this.
+ * of delivered data can still be checked.
  */
 static sp_err
 ring_store(sp_tcp_reasm *r, struct tcp_half *h, const uint8_t *p,
     size_t n)
 {
-	size_t		cap = r->lim.tcp_retain, pos, k;
+	size_t		cap, pos, k;
 	uint64_t	off = h->next, end = h->next + n;
+	sp_err		e;
 
-	if (cap == 0)
+	if (r->lim.tcp_retain == 0)
 		return (SP_E_OK);
-	if (h->ring == NULL) {
-		h->ring = sp__malloc(r->alloc, cap);
-		if (h->ring == NULL)
-			return (out_of_memory(r));
-	}
+	if ((e = ring_grow(r, h, end)) != SP_E_OK)
+		return (e);
+	cap = h->ring_cap;
 	if (n > cap) {
 		off += n - cap;
 		p += n - cap;
@@ -111,8 +139,9 @@ static void
 ring_compare(const sp_tcp_reasm *r, const struct tcp_half *h,
     struct overlap *o, uint64_t off, const uint8_t *p, size_t n)
 {
-	size_t	cap = r->lim.tcp_retain, pos, k;
+	size_t	cap = h->ring_cap, pos, k;
 
+	(void)r;
 	if (h->ring == NULL || off + n <= h->ring_lo)
 		return;
 	if (off < h->ring_lo) {
@@ -213,6 +242,18 @@ gap_to(sp_tcp_reasm *r, struct tcp_flow *f, enum sp_dir d, uint64_t target)
 	return (drain(r, f, d));
 }
 
+/*
+ * Where the hole at h->next ends when nothing beyond limit counts: at
+ * limit, or at the first buffered segment if that starts lower.
+ */
+static uint64_t
+hole_end(const struct tcp_half *h, uint64_t limit)
+{
+	if (h->segs != NULL && h->segs->off < limit)
+		return (h->segs->off);
+	return (limit);
+}
+
 /* Close every hole below target: data there is not coming. */
 static sp_err
 gap_below(sp_tcp_reasm *r, struct tcp_flow *f, enum sp_dir d,
@@ -223,9 +264,7 @@ gap_below(sp_tcp_reasm *r, struct tcp_flow *f, enum sp_dir d,
 	sp_err		 e;
 
 	while (h->next < target) {
-		t = target;
-		if (h->segs != NULL && h->segs->off < t)
-			t = h->segs->off;
+		t = hole_end(h, target);
 		if (SP_NEVER(t <= h->next))
 			break;
 		e = gap_to(r, f, d, t);
@@ -267,7 +306,7 @@ make_room(sp_tcp_reasm *r, struct tcp_flow *f, enum sp_dir d,
     uint64_t off, size_t n)
 {
 	struct tcp_half	*h = &f->h[d];
-	uint64_t	 need, target;
+	uint64_t	 need;
 	int		 said = 0;
 	sp_err		 e;
 
@@ -283,10 +322,7 @@ make_room(sp_tcp_reasm *r, struct tcp_flow *f, enum sp_dir d,
 			if (e != SP_E_OK)
 				return (e);
 		}
-		target = off;
-		if (h->segs != NULL && h->segs->off < target)
-			target = h->segs->off;
-		e = gap_to(r, f, d, target);
+		e = gap_to(r, f, d, hole_end(h, off));
 		if (e != SP_E_OK)
 			return (e);
 	}
@@ -486,7 +522,6 @@ sp_err
 sp__tcp_stream_check_cut(sp_tcp_reasm *r, struct tcp_flow *f, enum sp_dir d)
 {
 	struct tcp_half	*h = &f->h[d];
-	uint64_t	 target;
 	sp_err		 e;
 
 	while (h->next >= h->cut_lo && h->next < h->cut_hi) {
@@ -494,10 +529,7 @@ sp__tcp_stream_check_cut(sp_tcp_reasm *r, struct tcp_flow *f, enum sp_dir d)
 		if (h->segs == NULL && !(h->has_fin && h->fin_off > h->next) &&
 		    sp__tcp_acked_limit(h) <= h->next)
 			return (SP_E_OK);
-		target = h->cut_hi;
-		if (h->segs != NULL && h->segs->off < target)
-			target = h->segs->off;
-		e = gap_to(r, f, d, target);
+		e = gap_to(r, f, d, hole_end(h, h->cut_hi));
 		if (e != SP_E_OK)
 			return (e);
 	}
@@ -604,4 +636,5 @@ sp__tcp_stream_release(sp_tcp_reasm *r, struct tcp_flow *f, enum sp_dir d)
 	}
 	sp__free(r->alloc, h->ring);
 	h->ring = NULL;
+	h->ring_cap = 0;
 }

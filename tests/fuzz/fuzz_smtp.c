@@ -112,7 +112,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct sp_limits	 lim;
-	struct sp_smtp_options	 opt = { 0, 0, 0 };
+	struct sp_smtp_options	 opt = { 0 };
 	sp_smtp_parser		*p;
 	size_t			 off, seg, n, used;
 	sp_err			 e = SP_E_OK;

@@ -39,6 +39,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pktbytes.h"
+
 #define MAX_TOTAL	(256u * 1024 * 1024)
 #define MAX_FRAME	262144u
 #define ETH_HLEN	14
@@ -74,35 +76,6 @@ struct view {
 	size_t		 alen;
 	uint16_t	 sport, dport;
 };
-
-static uint16_t
-get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t
-get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | p[3];
-}
-
-static void
-put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void
-put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
 
 static void
 die(const char *what)
@@ -273,14 +246,8 @@ is_data(const struct view *v)
 static void
 ip4_checksum(uint8_t *ip, size_t ihl)
 {
-	uint32_t sum = 0;
-
 	put16(ip + 10, 0);
-	for (size_t i = 0; i + 1 < ihl; i += 2)
-		sum += get16(ip + i);
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	put16(ip + 10, (uint16_t)~sum);
+	put16(ip + 10, csum_fold(csum_add(0, ip, ihl)));
 }
 
 /* Rewrite the IP length fields after the IP payload became l4len. */

@@ -5,6 +5,7 @@
 #include "internal.h"
 
 #include "check.h"
+#include "failalloc.h"
 #include "frames.h"
 
 #define SEC	SP_TS_PER_SEC
@@ -330,51 +331,15 @@ test_vlan_key(void)
 	sp_ipfrag_free(f);
 }
 
-/* An allocator that fails the Nth allocation (and every one after). */
-struct failer {
-	long	left;
-	long	live;
-};
-
-static void *
-f_malloc(size_t n, void *ud)
-{
-	struct failer	*fl = ud;
-
-	if (fl->left-- <= 0)
-		return (NULL);
-	fl->live++;
-	return (malloc(n));
-}
-
-static void *
-f_realloc(void *p, size_t n, void *ud)
-{
-	struct failer	*fl = ud;
-
-	if (fl->left-- <= 0)
-		return (NULL);
-	if (p == NULL)
-		fl->live++;
-	return (realloc(p, n));
-}
-
-static void
-f_free(void *p, void *ud)
-{
-	struct failer	*fl = ud;
-
-	if (p != NULL)
-		fl->live--;
-	free(p);
-}
-
-/* Returns 1 when the whole run succeeded with this many allocations. */
+/*
+ * Returns 1 when the whole run succeeded with n allocations failing
+ * nothing: allocation n + 1 and every one after it fail (a heap that
+ * stays exhausted).
+ */
 static int
 failmalloc_run(long n)
 {
-	struct failer		 fl = { n, 0 };
-	struct sp_allocator	 al = { f_malloc, f_realloc, f_free, &fl };
+	struct failalloc	 fa;
 	struct sp_limits	 lim;
 	struct frame		 ip;
 	struct sp_frag_info	 fi;
@@ -385,11 +350,12 @@ failmalloc_run(long n)
 	static const struct step s[] = {
 		{ 96, 24, 0 }, { 0, 48, 1 }, { 48, 48, 1 } };
 
+	failalloc_init(&fa, n + 1, true);
 	sp_limits_default(&lim);
-	lim.alloc = &al;
+	lim.alloc = &fa.al;
 	if (sp_ipfrag_new(&f, &lim) != SP_E_OK) {
 		CHECK(f == NULL);
-		CHECK_EQ(fl.live, 0);
+		CHECK_EQ(fa.live, 0);
 		return (0);
 	}
 	for (size_t i = 0; i < SP_NELEM(s); i++) {
@@ -400,7 +366,7 @@ failmalloc_run(long n)
 	if (ok)
 		check_datagram("failmalloc", dg, dg != NULL ? len : 0);
 	sp_ipfrag_free(f);
-	CHECK_EQ(fl.live, 0, "leak after %ld allocations", n);
+	CHECK_EQ(fa.live, 0, "leak after %ld allocations", n);
 	return (ok);
 }
 

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "failalloc.h"
 #include "mime_log.h"
 
 #define DIR_GOLDEN	"tests/golden/mime"
@@ -95,61 +96,20 @@ run_guarded(const struct sp_limits *lim, const uint8_t *msg, size_t len)
 }
 
 /* failmalloc: fail the Nth allocation, for every N until none fails. */
-struct fm {
-	long	left;		/* allocations before failing; <0: never */
-	long	count;
-	bool	failed;
-};
-
-static void *
-fm_malloc(size_t n, void *ud)
-{
-	struct fm *f = ud;
-
-	f->count++;
-	if (f->left >= 0 && f->left-- == 0) {
-		f->failed = true;
-		return (NULL);
-	}
-	return (malloc(n));
-}
-
-static void *
-fm_realloc(void *p, size_t n, void *ud)
-{
-	struct fm *f = ud;
-
-	f->count++;
-	if (f->left >= 0 && f->left-- == 0) {
-		f->failed = true;
-		return (NULL);
-	}
-	return (realloc(p, n));
-}
-
-static void
-fm_free(void *p, void *ud)
-{
-	(void)ud;
-	free(p);
-}
-
 static void
 failmalloc_sweep(struct sp_limits lim, const uint8_t *msg, size_t len,
     const char *want, const char *name)
 {
-	struct fm		 f;
-	struct sp_allocator	 a = { fm_malloc, fm_realloc, fm_free, &f };
+	struct failalloc	 fa;
 	char			*got;
 	sp_err			 e;
 	long			 nth;
 
-	lim.alloc = &a;
+	lim.alloc = &fa.al;
 	for (nth = 0; nth < 10000; nth++) {
-		memset(&f, 0, sizeof(f));
-		f.left = nth;
+		failalloc_init(&fa, nth + 1, false);
 		got = mlog_run(&lim, msg, len, NULL, 0, &e);
-		if (!f.failed) {
+		if (!fa.failed) {
 			CHECK_EQ(e, SP_E_OK, "%s", name);
 			CHECK_STREQ(got, want, "%s: no failure", name);
 			free(got);

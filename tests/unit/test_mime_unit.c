@@ -204,31 +204,48 @@ test_attachment_sha256(size_t n, size_t chunk)
 	free(orig);
 }
 
+/*
+ * Parse tests/golden/mime/NAME (at most 8 KiB) whole into c, which
+ * coll_init() has set up.  Returns 0 when the file cannot be read.
+ */
+static int
+parse_golden(const char *name, struct coll *c)
+{
+	char		 path[256];
+	uint8_t		 buf[8192];
+	sp_mime_parser	*m;
+	FILE		*f;
+	size_t		 n;
+
+	snprintf(path, sizeof(path), "tests/golden/mime/%s", name);
+	f = fopen(path, "rb");
+	CHECK(f != NULL, "%s", path);
+	if (f == NULL)
+		return (0);
+	n = fread(buf, 1, sizeof(buf), f);
+	fclose(f);
+	CHECK_EQ(sp_mime_parser_new(&m, NULL, &c_cb, c), SP_E_OK);
+	CHECK_EQ(sp_mime_parser_feed(m, buf, n), SP_E_OK);
+	CHECK_EQ(sp_mime_parser_finish(m), SP_E_OK);
+	sp_mime_parser_free(m);
+	return (1);
+}
+
 /* The golden 02 case: its attachment equals make_cases.py's bytes. */
 static void
 test_golden_attachment(void)
 {
-	FILE		*f = fopen("tests/golden/mime/02_mixed_base64.eml", "rb");
-	uint8_t		 buf[8192], orig[3000], md[SP_HASH_MAX_LEN];
+	uint8_t		 orig[3000], md[SP_HASH_MAX_LEN];
 	char		 want[SP_HASH_MAX_HEX], got[SP_HASH_MAX_HEX];
 	struct coll	 c;
-	sp_mime_parser	*m;
-	size_t		 n;
 
-	CHECK(f != NULL);
-	if (f == NULL)
-		return;
-	n = fread(buf, 1, sizeof(buf), f);
-	fclose(f);
 	lcg_fill(orig, sizeof(orig), 12345);
 	sp_hash_hex(SP_HASH_SHA256, orig, sizeof(orig), want);
 	coll_init(&c, "2");
-	CHECK_EQ(sp_mime_parser_new(&m, NULL, &c_cb, &c), SP_E_OK);
-	CHECK_EQ(sp_mime_parser_feed(m, buf, n), SP_E_OK);
-	CHECK_EQ(sp_mime_parser_finish(m), SP_E_OK);
-	sp_hash_final(c.h, md, got);
-	CHECK_STREQ(got, want, "golden 02 attachment");
-	sp_mime_parser_free(m);
+	if (parse_golden("02_mixed_base64.eml", &c)) {
+		sp_hash_final(c.h, md, got);
+		CHECK_STREQ(got, want, "golden 02 attachment");
+	}
 	sp_hash_free(c.h);
 }
 
@@ -329,25 +346,13 @@ test_urls(void)
 static void
 test_outer_headers(void)
 {
-	FILE		*f = fopen("tests/golden/mime/05_rfc822_attached.eml",
-			    "rb");
-	uint8_t		 buf[4096];
 	struct coll	 c;
-	sp_mime_parser	*m;
-	size_t		 n;
 
-	CHECK(f != NULL);
-	if (f == NULL)
-		return;
-	n = fread(buf, 1, sizeof(buf), f);
-	fclose(f);
 	coll_init(&c, NULL);
-	CHECK_EQ(sp_mime_parser_new(&m, NULL, &c_cb, &c), SP_E_OK);
-	CHECK_EQ(sp_mime_parser_feed(m, buf, n), SP_E_OK);
-	CHECK_EQ(sp_mime_parser_finish(m), SP_E_OK);
-	CHECK_STREQ(c.outer_from, "Alice <alice@example.org>");
-	CHECK_STREQ(c.outer_subject, "Fwd: inner");
-	sp_mime_parser_free(m);
+	if (parse_golden("05_rfc822_attached.eml", &c)) {
+		CHECK_STREQ(c.outer_from, "Alice <alice@example.org>");
+		CHECK_STREQ(c.outer_subject, "Fwd: inner");
+	}
 	sp_hash_free(c.h);
 }
 

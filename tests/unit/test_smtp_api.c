@@ -23,7 +23,7 @@ test_args(void)
 {
 	sp_smtp_parser		*p = NULL;
 	struct sp_limits	 lim;
-	struct sp_smtp_options	 o = { 0, 0, 0 };
+	struct sp_smtp_options	 o = { 0 };
 	size_t			 used = 7;
 
 	CHECK_EQ(sp_smtp_parser_new(NULL, NULL, &log_callbacks, NULL),

@@ -6,80 +6,33 @@
 #include "smtp_testlib.h"
 
 #include "check.h"
-
-struct failer {
-	long	countdown;	/* fail when it reaches 0; <0: never */
-	long	live;
-	int	failed;
-};
-
-static void *
-f_malloc(size_t n, void *ud)
-{
-	struct failer	*f = ud;
-	void		*p;
-
-	if (f->countdown >= 0 && f->countdown-- == 0) {
-		f->failed = 1;
-		return (NULL);
-	}
-	if ((p = malloc(n)) != NULL)
-		f->live++;
-	return (p);
-}
-
-static void *
-f_realloc(void *old, size_t n, void *ud)
-{
-	struct failer	*f = ud;
-	void		*p;
-
-	if (f->countdown >= 0 && f->countdown-- == 0) {
-		f->failed = 1;
-		return (NULL);
-	}
-	if ((p = realloc(old, n)) != NULL && old == NULL)
-		f->live++;
-	return (p);
-}
-
-static void
-f_free(void *p, void *ud)
-{
-	struct failer	*f = ud;
-
-	if (p != NULL)
-		f->live--;
-	free(p);
-}
+#include "failalloc.h"
 
 static void
 sweep(const char *name, const struct gcase *g)
 {
 	struct evlog		 base = { 0 };
 	struct feeder		 fd = { FEED_WHOLE, 0, 0, NULL, SP_E_OK };
-	struct failer		 f;
-	struct sp_allocator	 a = { f_malloc, f_realloc, f_free, &f };
+	struct failalloc	 fa;
 	struct sp_limits	 lim = g->lim;
 	long			 n;
 
 	(void)run_case(g, &fd, &base, NULL);
-	lim.alloc = &a;
+	lim.alloc = &fa.al;
 	for (n = 0; n < 10000; n++) {
 		struct evlog	l = { 0 };
 		sp_err		e;
 
-		memset(&f, 0, sizeof(f));
-		f.countdown = n;
+		failalloc_init(&fa, n + 1, false);
 		e = run_case(g, &fd, &l, &lim);
 		CHECK(e == SP_E_OK || e == SP_E_NOMEM, "%s: fail #%ld: %s",
 		    name, n, sp_errname(e));
-		CHECK_EQ(f.live, 0L, "%s: fail #%ld leaks %ld blocks", name,
-		    n, f.live);
+		CHECK_EQ(fa.live, 0L, "%s: fail #%ld leaks %ld blocks", name,
+		    n, fa.live);
 		if (e == SP_E_OK)
 			CHECK_STREQ(l.s, base.s, "%s: fail #%ld", name, n);
 		evlog_free(&l);
-		if (!f.failed)
+		if (!fa.failed)
 			break;			/* every allocation was tried */
 	}
 	CHECK(n < 10000, "%s: sweep did not end", name);

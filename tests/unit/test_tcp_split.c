@@ -7,6 +7,8 @@
  */
 #include "tcp_harness.h"
 
+#include "failalloc.h"
+
 #define MSG_LEN	300
 
 static uint8_t	msg[MSG_LEN];
@@ -160,55 +162,6 @@ test_random_permutations(void)
 
 /* --- failmalloc --- */
 
-struct failalloc {
-	long	calls;
-	long	fail_at;	/* 0: never */
-	long	live;
-	int	failed;
-};
-
-static void *
-fa_malloc(size_t n, void *ud)
-{
-	struct failalloc	*fa = ud;
-	void			*p;
-
-	if (++fa->calls == fa->fail_at) {
-		fa->failed = 1;
-		return (NULL);
-	}
-	p = malloc(n);
-	if (p != NULL)
-		fa->live++;
-	return (p);
-}
-
-static void *
-fa_realloc(void *old, size_t n, void *ud)
-{
-	struct failalloc	*fa = ud;
-	void			*p;
-
-	if (old == NULL)
-		return (fa_malloc(n, ud));
-	if (++fa->calls == fa->fail_at) {
-		fa->failed = 1;
-		return (NULL);
-	}
-	p = realloc(old, n);
-	return (p);
-}
-
-static void
-fa_free(void *p, void *ud)
-{
-	struct failalloc	*fa = ud;
-
-	if (p != NULL)
-		fa->live--;
-	free(p);
-}
-
 /*
  * A scenario that allocates in every way the reassembler does: flows
  * (more than 64, so the table grows), retain rings, out-of-order
@@ -250,13 +203,12 @@ scenario(sp_tcp_reasm *r)
 static sp_err
 run_failing(struct failalloc *fa, struct evlog *l)
 {
-	struct sp_allocator	 a = { fa_malloc, fa_realloc, fa_free, fa };
 	struct sp_limits	 lim;
 	sp_tcp_reasm		*r = NULL;
 	sp_err			 err;
 
 	sp_limits_default(&lim);
-	lim.alloc = &a;
+	lim.alloc = &fa->al;
 	lim.tcp_flows = 70;		/* the sweep also evicts */
 	ev_init(l);
 	l->log_data = 0;
@@ -274,17 +226,18 @@ run_failing(struct failalloc *fa, struct evlog *l)
 static void
 test_failmalloc(void)
 {
-	struct failalloc	 fa = { 0, 0, 0, 0 };
+	struct failalloc	 fa;
 	struct evlog		 ref, l;
 	sp_err			 err;
 	long			 n;
 
+	failalloc_init(&fa, 0, false);
 	err = run_failing(&fa, &ref);
 	CHECK_EQ(err, SP_E_OK);
 	CHECK_EQ(fa.live, 0);
 	CHECK(fa.calls > 80, "only %ld allocations", fa.calls);
 	for (n = 1; n < 100000; n++) {
-		fa = (struct failalloc){ 0, n, 0, 0 };
+		failalloc_init(&fa, n, false);
 		err = run_failing(&fa, &l);
 		CHECK_EQ(fa.live, 0, "leak when allocation %ld fails", n);
 		if (!fa.failed) {

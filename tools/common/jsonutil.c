@@ -90,6 +90,8 @@ dir_name(enum sp_dir d)
 void
 json_add(json_object *o, const char *key, json_object *v)
 {
+	/* Keys are literals: json-c need not copy them. */
 	if (v != NULL)
-		json_object_object_add(o, key, v);
+		json_object_object_add_ex(o, key, v,
+		    JSON_C_OBJECT_ADD_CONSTANT_KEY);
 }

@@ -8,6 +8,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,11 @@
 #include "record.h"
 
 /*
+ * What a session has shown so far.  The JSON record is assembled only
+ * when the session ends: a capture may hold tens of thousands of open
+ * sessions, and an open json-c object costs a kilobyte of tables.
+ */
+/*
  * Finished messages waiting for their transaction, at most this many
  * per session: past it the oldest goes into the record at once as an
  * orphan (still reported, only without its envelope).
@@ -26,23 +32,8 @@
 
 struct srec {
 	json_object	*root, *txs, *dialogue, *anoms, *auths, *caps;
-	/*
-	 * Finished messages by transaction number ("%llu" keys, in
-	 * order).  Several can wait: without server replies (a one-sided
-	 * capture) no transaction ends before the session does, and the
-	 * next message begins long before that.
-	 */
-	json_object	*parked;
-	size_t		 nparked;
-	size_t		 nanoms, anoms_dropped;
-	uint32_t	*cmd_index;	/* command seq -> dialogue index */
-	size_t		 ncmd_index;
-	json_object	*msg, *headers, *parts, *urls, *part;
-	uint64_t	 msg_txn;
-	unsigned	 nmsg, npart;
-	int		 tls_offered, tls_started;
-	json_object	*tls_ts;
-	int		 tls_implicit;
+	json_object	*helo, *greet_text;	/* strings, or NULL */
+	const char	*helo_verb;
 	/*
 	 * The last HELO/EHLO/LHLO sent and whether one was accepted: the
 	 * record's "helo" is the greeting the server accepted (2xx), so
@@ -54,8 +45,28 @@ struct srec {
 	const char	*helo_pend_verb;
 	uint64_t	 helo_pend_seq;
 	int		 helo_accepted;
+	/*
+	 * Finished messages by transaction number ("%llu" keys, in
+	 * order).  Several can wait: without server replies (a one-sided
+	 * capture) no transaction ends before the session does, and the
+	 * next message begins long before that.
+	 */
+	json_object	*parked;
+	size_t		 nparked;
+	int		 greet_code;
+	struct sp_smtp_enhanced greet_enh;
+	sp_ts		 greet_ts;
+	size_t		 nanoms, anoms_dropped, txs_dropped, ntx_streamed;
+	uint32_t	*cmd_index;	/* command seq -> dialogue index */
+	size_t		 ncmd_index;
+	json_object	*msg, *headers, *parts, *urls, *part;
+	uint64_t	 msg_txn;
+	unsigned	 nmsg, npart;
+	int		 tls_offered, tls_started;
+	json_object	*tls_ts;
+	int		 tls_implicit;
 	FILE		*eml, *partf;
-	char		 part_tmp[4096];
+	char		*part_tmp;		/* while extracting a part */
 	char		 uid[24];
 };
 
@@ -280,8 +291,9 @@ dialogue_add(struct recorder *r, struct srec *s, json_object *item)
 static void
 helo_set(struct srec *s)
 {
-	json_add(s->root, "helo", json_object_get(s->helo_pend));
-	json_add(s->root, "helo_verb", cstr(s->helo_pend_verb));
+	json_object_put(s->helo);
+	s->helo = json_object_get(s->helo_pend);
+	s->helo_verb = s->helo_pend_verb;
 }
 
 static void
@@ -312,11 +324,11 @@ static void
 on_reply(struct recorder *r, struct srec *s, const struct sp_smtp_reply *rp)
 {
 	if (rp->kind == SP_SMTP_REPLY_GREETING) {
-		json_object	*g = reply_json(rp->code, &rp->enhanced, NULL,
-		    rp->ts);
-
-		json_add(g, "text", reply_text(rp));
-		json_add(s->root, "greeting", g);
+		s->greet_code = rp->code;
+		s->greet_enh = rp->enhanced;
+		s->greet_ts = rp->ts;
+		json_object_put(s->greet_text);
+		s->greet_text = reply_text(rp);
 	}
 	if (rp->kind == SP_SMTP_REPLY_COMMAND && s->helo_pend != NULL &&
 	    rp->cmd_seq == s->helo_pend_seq && rp->code / 100 == 2) {
@@ -339,7 +351,7 @@ on_caps(struct srec *s, const struct sp_smtp_capabilities *c)
 		for (size_t k = 0; k < n; k++)
 			key[k] = (char)toupper(c->caps[i].keyword.p[k]);
 		key[n] = '\0';
-		json_add(o, key, str_json(&c->caps[i].params));
+		json_object_object_add(o, key, str_json(&c->caps[i].params));
 	}
 	json_object_put(s->caps);
 	s->caps = o;
@@ -560,10 +572,19 @@ rcpt_json(const struct sp_smtp_rcpt *rc)
 }
 
 static void
-on_transaction(struct srec *s, const struct sp_smtp_transaction *t)
+on_transaction(struct recorder *r, struct srec *s,
+    const struct sp_smtp_transaction *t)
 {
-	json_object	*o = json_object_new_object();
-	json_object	*rcpts = json_object_new_array();
+	json_object	*o, *rcpts;
+
+	/* A hostile session may run a million transactions: keep a cap. */
+	if (json_object_array_length(s->txs) >= r->o.max_transactions) {
+		s->txs_dropped++;
+		json_object_put(unpark_message(s, t->seq));
+		return;
+	}
+	o = json_object_new_object();
+	rcpts = json_object_new_array();
 
 	json_add(o, "index", json_object_new_uint64(t->seq));
 	json_add(o, "ts", json_ts(t->ts_begin));
@@ -596,7 +617,6 @@ on_transaction(struct srec *s, const struct sp_smtp_transaction *t)
 }
 
 /* --- Messages, headers, parts. --- */
-
 
 static void
 on_message_begin(struct recorder *r, struct srec *s)
@@ -761,12 +781,14 @@ on_part_begin(struct recorder *r, struct srec *s, const struct sp_mime_part *p)
 	if (r->o.extract_dir == NULL)
 		return;
 	/* Written under a temporary name, renamed to its digest at the end. */
-	snprintf(s->part_tmp, sizeof(s->part_tmp), "%s/parts/.tmp-%s-%u",
-	    r->o.extract_dir, s->uid, ++s->npart);
-	if ((s->partf = fopen(s->part_tmp, "wb")) == NULL) {
+	if (s->part_tmp == NULL && (s->part_tmp = malloc(PATH_MAX)) == NULL) {
 		r->errors++;
-		s->part_tmp[0] = '\0';
+		return;
 	}
+	snprintf(s->part_tmp, PATH_MAX, "%s/parts/.tmp-%s-%u",
+	    r->o.extract_dir, s->uid, ++s->npart);
+	if ((s->partf = fopen(s->part_tmp, "wb")) == NULL)
+		r->errors++;
 }
 
 static void
@@ -805,8 +827,9 @@ on_part_end(struct recorder *r, struct srec *s, const struct sp_mime_part *p,
 			snprintf(path, sizeof(path), "parts/%s", d->sha256);
 			json_add(s->part, "file", cstr(path));
 		}
-		s->part_tmp[0] = '\0';
 	}
+	free(s->part_tmp);
+	s->part_tmp = NULL;
 	json_object_array_add(s->parts, s->part);
 	s->part = NULL;
 }
@@ -869,18 +892,21 @@ on_anomaly(struct recorder *r, struct srec *s, const struct sp_event *ev)
 static struct srec *
 srec_new(const struct sp_event *ev)
 {
-	const struct sp_tcp_flow	*f = ev->flow;
-	struct srec			*s = calloc(1, sizeof(*s));
-	json_object			*flow;
+	struct srec	*s = calloc(1, sizeof(*s));
 
 	if (s == NULL)
 		return (NULL);
-	make_uid(f, s->uid, sizeof(s->uid));
-	s->root = json_object_new_object();
-	json_add(s->root, "uid", cstr(s->uid));
-	json_add(s->root, "ts", json_ts(f->first_ts));
-	json_add(s->root, "ts_end", json_ts(f->first_ts));
-	flow = json_object_new_object();
+	make_uid(ev->flow, s->uid, sizeof(s->uid));
+	s->txs = json_object_new_array();
+	s->anoms = json_object_new_array();
+	return (s);
+}
+
+static json_object *
+flow_json(const struct sp_tcp_flow *f, enum sp_flow_end why)
+{
+	json_object	*flow = json_object_new_object();
+
 	json_add(flow, "ip_version", json_object_new_int(f->client.family));
 	json_add(flow, "client", endpoint(&f->client, f->client_port));
 	json_add(flow, "server", endpoint(&f->server, f->server_port));
@@ -892,10 +918,8 @@ srec_new(const struct sp_event *ev)
 		json_add(flow, "vlan", v);
 	}
 	json_add(flow, "handshake", json_object_new_boolean(f->handshake));
-	json_add(s->root, "flow", flow);
-	s->txs = json_object_new_array();
-	s->anoms = json_object_new_array();
-	return (s);
+	json_add(flow, "end", cstr(sp_flow_end_name(why)));
+	return (flow);
 }
 
 static json_object *
@@ -918,8 +942,9 @@ srec_free(struct recorder *r, struct srec *s)
 {
 	close_file(r, &s->eml);
 	close_file(r, &s->partf);
-	if (s->part_tmp[0] != '\0')
+	if (s->part_tmp != NULL)
 		unlink(s->part_tmp);
+	free(s->part_tmp);
 	/* Arrays not yet attached to the record are ours to drop. */
 	json_object_put(s->txs);
 	json_object_put(s->anoms);
@@ -930,7 +955,9 @@ srec_free(struct recorder *r, struct srec *s)
 	json_object_put(s->parts);
 	json_object_put(s->urls);
 	json_object_put(s->tls_ts);
+	json_object_put(s->helo);
 	json_object_put(s->helo_pend);
+	json_object_put(s->greet_text);
 	json_object_put(s->root);
 	json_object_put(s->msg);
 	json_object_put(s->parked);
@@ -961,23 +988,37 @@ static void
 session_end(struct recorder *r, struct srec *s, const struct sp_event *ev)
 {
 	const struct sp_tcp_flow	*f = ev->flow;
-	json_object			*flow, *st;
+	json_object			*st, *g;
 
 	adopt_orphan_messages(s);
-	tls_finish(s);
+	/* Assembled in reading order; the record owns the parts now. */
+	s->root = json_object_new_object();
+	json_add(s->root, "uid", cstr(s->uid));
+	json_add(s->root, "ts", json_ts(f->first_ts));
 	json_add(s->root, "ts_end", json_ts(f->last_ts));
-	if (json_object_object_get_ex(s->root, "flow", &flow))
-		json_add(flow, "end", cstr(sp_flow_end_name(ev->u.end.why)));
-	/* Attach in reading order; the record owns them from here. */
+	json_add(s->root, "flow", flow_json(f, ev->u.end.why));
+	if (s->greet_text != NULL) {
+		g = reply_json(s->greet_code, &s->greet_enh, NULL, s->greet_ts);
+		json_add(g, "text", s->greet_text);
+		json_add(s->root, "greeting", g);
+	}
+	json_add(s->root, "helo", s->helo);
+	if (s->helo_verb != NULL)
+		json_add(s->root, "helo_verb", cstr(s->helo_verb));
 	json_add(s->root, "capabilities", s->caps);
+	tls_finish(s);
 	json_add(s->root, "auth", s->auths);
 	json_add(s->root, "transactions", s->txs);
 	json_add(s->root, "dialogue", s->dialogue);
 	json_add(s->root, "anomalies", s->anoms);
+	s->greet_text = s->helo = NULL;
 	s->caps = s->auths = s->txs = s->dialogue = s->anoms = NULL;
 	if (s->anoms_dropped > 0)
 		json_add(s->root, "anomalies_dropped",
 		    json_object_new_uint64(s->anoms_dropped));
+	if (s->txs_dropped > 0)
+		json_add(s->root, "transactions_dropped",
+		    json_object_new_uint64(s->txs_dropped));
 	st = json_object_new_object();
 	json_add(st, "client", dir_stats(&f->dir[SP_DIR_CLIENT],
 	    ev->u.end.info->tls_bytes[SP_DIR_CLIENT]));
@@ -1003,7 +1044,7 @@ stream_event(struct recorder *r, struct srec *s, const char *type,
 	json_add(o, "uid", cstr(s->uid));
 	json_add(o, "event", cstr(type));
 	json_object_object_foreach(body, k, v)
-		json_add(o, k, json_object_get(v));
+		json_object_object_add(o, k, json_object_get(v));
 	json_object_put(body);
 	r->each(r->ud, o);
 	json_object_put(o);
@@ -1015,6 +1056,9 @@ stream(struct recorder *r, struct srec *s, const struct sp_event *ev)
 	json_object	*last;
 	size_t		 n;
 
+	/* Build nothing unless --events asked for it. */
+	if (r->each == NULL)
+		return;
 	switch (ev->kind) {
 	case SP_EV_COMMAND:
 		stream_event(r, s, "command", command_item(r, ev->u.command));
@@ -1026,9 +1070,11 @@ stream(struct recorder *r, struct srec *s, const struct sp_event *ev)
 		stream_event(r, s, "anomaly", anomaly_json(ev));
 		break;
 	case SP_EV_TRANSACTION:
+		/* Only a transaction the record kept (see max_transactions). */
 		n = json_object_array_length(s->txs);
-		if (n == 0)
+		if (n == s->ntx_streamed)
 			break;
+		s->ntx_streamed = n;
 		last = json_object_array_get_idx(s->txs, n - 1);
 		stream_event(r, s, "transaction", json_object_get(last));
 		break;
@@ -1048,7 +1094,7 @@ dispatch(struct recorder *r, struct srec *s, const struct sp_event *ev)
 	case SP_EV_CAPABILITIES: on_caps(s, ev->u.caps); break;
 	case SP_EV_TLS:		on_tls(s, ev->u.tls); break;
 	case SP_EV_AUTH:	on_auth(r, s, ev->u.auth); break;
-	case SP_EV_TRANSACTION:	on_transaction(s, ev->u.transaction); break;
+	case SP_EV_TRANSACTION:	on_transaction(r, s, ev->u.transaction); break;
 	case SP_EV_MESSAGE_BEGIN: on_message_begin(r, s); break;
 	case SP_EV_MESSAGE_DATA:
 		write_out(r, &s->eml, ev->u.data.p, ev->u.data.n);
@@ -1121,8 +1167,11 @@ recorder_new(const struct record_opts *o, record_fn done,
 	r->o = *o;
 	if (r->o.max_anomalies == 0)
 		r->o.max_anomalies = 1000;
+	/* Bounds on one record's size: at most a few tens of MB. */
 	if (r->o.max_dialogue == 0)
-		r->o.max_dialogue = 100000;
+		r->o.max_dialogue = 10000;
+	if (r->o.max_transactions == 0)
+		r->o.max_transactions = 1000;
 	r->done = done;
 	r->each = each;
 	r->ud = ud;

@@ -17,6 +17,7 @@ struct record_opts {
 	const char	*extract_dir;	/* NULL: no extraction */
 	size_t		 max_anomalies;	/* per session; more are counted */
 	size_t		 max_dialogue;	/* items per session */
+	size_t		 max_transactions; /* kept per session; more counted */
 };
 
 /* Called with each finished record; the callee may keep a reference. */

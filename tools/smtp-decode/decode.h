@@ -28,7 +28,10 @@ struct decode_opts {
 	int		 events;	/* --events */
 	int		 dialogue;	/* --dialogue */
 	int		 stats;		/* --stats */
+	int		 pretty;	/* --pretty: indented JSON */
 	int		 progress;	/* progress bar allowed */
+	int		 threads;	/* shards per file (-j) */
+	int		 max_flows;	/* --max-flows: TCP flows held */
 	struct sp_analyzer_options an;
 };
 

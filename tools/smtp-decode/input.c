@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <grp.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -18,32 +19,57 @@
 
 /*
  * The one piece of file-scope state: a signal handler takes no user
- * pointer, and SIGINT must be able to stop the capture being read.
+ * pointer, and SIGINT must be able to stop every capture being read.
  */
-static sp_capture *volatile	 running_capture;
+#define MAX_SHARDS	16
+static sp_capture *volatile	 running[MAX_SHARDS];
 static volatile sig_atomic_t	 stop_requested;
 
 static void
 on_signal(int sig)
 {
-	sp_capture	*c = running_capture;
-
 	(void)sig;
 	stop_requested = 1;
-	if (c != NULL)
-		sp_capture_break(c);
+	for (int i = 0; i < MAX_SHARDS; i++) {
+		sp_capture	*c = running[i];
+
+		if (c != NULL)
+			sp_capture_break(c);
+	}
 }
 
+/* What all shards share: options, the output and the totals. */
 struct run {
 	const struct decode_opts *o;
 	FILE			*out;
-	struct recorder		*rec;
+	pthread_mutex_t		 lock;		/* out, totals, status */
 	struct progress		 pg;
 	struct sp_analyzer_stats total;
 	uint64_t		 bytes, frames, malformed;
 	uint64_t		 kernel_dropped, iface_dropped;
+	unsigned		 extract_errors;
+	unsigned long		 sessions_done;
+	int			 out_tty;	/* records go to a terminal */
 	double			 t0;
 	int			 status;	/* exit status so far */
+};
+
+/*
+ * One shard: a thread that reads the whole input but analyses only
+ * the flows that hash to it, with its own analyzer and recorder.  Its
+ * output is gathered in memory and handed to the shared stream in
+ * blocks, so shards never write half a record over each other.
+ */
+struct shard {
+	struct run		*run;
+	int			 index, count;
+	const char		*path;		/* NULL: live */
+	sp_capture		*cap;
+	struct recorder		*rec;
+	FILE			*buf;		/* open_memstream */
+	char			*bufp;
+	size_t			 bufn;
+	pthread_t		 tid;
 };
 
 static double
@@ -55,33 +81,57 @@ mono(void)
 	return ((double)ts.tv_sec + (double)ts.tv_nsec / 1e9);
 }
 
+/* Hand what the shard has gathered to the shared output. */
+static void
+shard_flush(struct shard *sh)
+{
+	struct run	*r = sh->run;
+
+	if (fflush(sh->buf) != 0 || sh->bufn == 0)
+		return;
+	pthread_mutex_lock(&r->lock);
+	/* Records and the progress line share the screen only on a tty. */
+	if (r->out_tty)
+		progress_clear(&r->pg);
+	fwrite(sh->bufp, 1, sh->bufn, r->out);
+	if (r->o->iface != NULL)
+		fflush(r->out);
+	pthread_mutex_unlock(&r->lock);
+	fseek(sh->buf, 0, SEEK_SET);
+}
+
+/* Live output flows record by record; files in 256 KB blocks. */
+static void
+shard_maybe_flush(struct shard *sh)
+{
+	if (sh->run->o->iface != NULL || ftell(sh->buf) > (256 << 10))
+		shard_flush(sh);
+}
+
 /* A finished session record: write it in the chosen format. */
 static void
 record_done(void *ud, json_object *rec)
 {
-	struct run	*r = ud;
+	struct shard	*sh = ud;
 
-	progress_clear(&r->pg);
-	if (r->o->events)
+	__atomic_fetch_add(&sh->run->sessions_done, 1, __ATOMIC_RELAXED);
+	if (sh->run->o->events)
 		return;
-	switch (r->o->format) {
-	case FMT_JSON: output_json(r->out, rec); break;
-	case FMT_ZEEK: output_zeek(r->out, rec); break;
-	case FMT_EVE: output_eve(r->out, rec); break;
+	switch (sh->run->o->format) {
+	case FMT_JSON: output_json(sh->buf, rec, sh->run->o->pretty); break;
+	case FMT_ZEEK: output_zeek(sh->buf, rec); break;
+	case FMT_EVE: output_eve(sh->buf, rec); break;
 	}
-	if (r->o->iface != NULL)
-		fflush(r->out);
+	shard_maybe_flush(sh);
 }
 
 static void
 record_each(void *ud, json_object *ev)
 {
-	struct run	*r = ud;
+	struct shard	*sh = ud;
 
-	progress_clear(&r->pg);
-	output_json(r->out, ev);
-	if (r->o->iface != NULL)
-		fflush(r->out);
+	output_json(sh->buf, ev, sh->run->o->pretty);
+	shard_maybe_flush(sh);
 }
 
 static void
@@ -102,111 +152,219 @@ add_stats(struct sp_analyzer_stats *t, const struct sp_analyzer_stats *s)
 		t->anomalies[i] += s->anomalies[i];
 }
 
-static sp_analyzer *
-new_analyzer(struct run *r)
+static uint32_t
+load32(const uint8_t *p)
 {
-	sp_analyzer	*an;
-	sp_err		 e;
+	uint32_t	v;
 
-	e = sp_analyzer_new(&an, NULL, &r->o->an, recorder_event, r->rec);
-	if (e != SP_E_OK) {
-		fprintf(stderr, "smtp-decode: %s\n", sp_strerror(e));
-		return (NULL);
-	}
-	return (an);
+	memcpy(&v, p, sizeof(v));
+	return (v);
 }
 
-/* After the last packet of an input: end its sessions, keep counts. */
-static void
-finish_input(struct run *r, sp_analyzer *an, sp_capture *c)
+/*
+ * Which shard owns a packet's flow.  The hash is symmetric (XOR of the
+ * two ends), so both directions land in the same shard.
+ */
+static int
+shard_of(const struct sp_packet *p, int count)
 {
-	struct sp_analyzer_stats	st;
-	struct sp_capture_stats		cs;
-	sp_err				e;
+	uint32_t	h = (uint32_t)(p->sport ^ p->dport);
 
-	if ((e = sp_analyzer_finish(an)) != SP_E_OK) {
+	for (int i = 0; i < 16; i += 4)
+		h ^= load32(p->src.a + i) ^ load32(p->dst.a + i);
+	h *= 0x9e3779b1u;
+	return ((int)((h >> 16) % (uint32_t)count));
+}
+
+/* After the last packet: end the sessions, add up the counts. */
+static void
+shard_finish(struct shard *sh, sp_analyzer *an)
+{
+	struct run			*r = sh->run;
+	struct sp_analyzer_stats	 st;
+	struct sp_capture_stats		 cs;
+	sp_err				 e = sp_analyzer_finish(an);
+
+	sp_analyzer_get_stats(an, &st);
+	sp_capture_get_stats(sh->cap, &cs);
+	shard_flush(sh);
+	pthread_mutex_lock(&r->lock);
+	if (e != SP_E_OK) {
 		fprintf(stderr, "smtp-decode: %s\n", sp_strerror(e));
 		r->status = 1;
 	}
-	sp_analyzer_get_stats(an, &st);
 	add_stats(&r->total, &st);
-	sp_capture_get_stats(c, &cs);
-	r->bytes += cs.bytes;
-	r->frames += cs.frames;
-	r->malformed += cs.malformed;
-	r->kernel_dropped += cs.kernel_dropped;
-	r->iface_dropped += cs.iface_dropped;
+	r->extract_errors += recorder_errors(sh->rec);
+	/* Every shard read every frame; count the frames once. */
+	if (sh->index == 0) {
+		r->bytes += cs.bytes;
+		r->frames += cs.frames;
+		r->malformed += cs.malformed;
+		r->kernel_dropped += cs.kernel_dropped;
+		r->iface_dropped += cs.iface_dropped;
+	}
+	pthread_mutex_unlock(&r->lock);
 }
 
-/* Pull every packet of one capture through the analyzer. */
 static void
-pump(struct run *r, sp_capture *c, sp_analyzer *an, const char *name)
+report(struct shard *sh, const char *msg)
+{
+	struct run	*r = sh->run;
+
+	pthread_mutex_lock(&r->lock);
+	r->status = 1;
+	/* Shards read the same input and meet the same error: say it once. */
+	if (sh->index == 0) {
+		progress_clear(&r->pg);
+		fprintf(stderr, "smtp-decode: %s\n", msg);
+	}
+	pthread_mutex_unlock(&r->lock);
+}
+
+static sp_err
+step(struct shard *sh, sp_analyzer *an, sp_err e, struct sp_packet *pkt)
+{
+	struct timespec	now;
+
+	/*
+	 * Another shard's packet still moves this shard's clock, so that
+	 * idle timeouts fire as they would in one thread.
+	 */
+	if (e == SP_E_OK)
+		return (sh->count > 1 && shard_of(pkt, sh->count) != sh->index ?
+		    sp_analyzer_advance(an, pkt->ts) :
+		    sp_analyzer_packet(an, pkt));
+	/* A live read timed out: let capture time pass. */
+	clock_gettime(CLOCK_REALTIME, &now);
+	return (sp_analyzer_advance(an, (sp_ts)now.tv_sec * SP_TS_PER_SEC +
+	    (sp_ts)now.tv_nsec));
+}
+
+static void
+progress(struct shard *sh)
+{
+	struct sp_capture_stats	cs;
+	struct run		*r = sh->run;
+
+	const char		*name = sh->path != NULL ? sh->path : "live";
+
+	/* The file's name, not its folders, fits the line. */
+	if (strrchr(name, '/') != NULL)
+		name = strrchr(name, '/') + 1;
+	sp_capture_get_stats(sh->cap, &cs);
+	pthread_mutex_lock(&r->lock);
+	progress_update(&r->pg, name, cs.offset, cs.file_size,
+	    r->sessions_done);
+	pthread_mutex_unlock(&r->lock);
+}
+
+/* Pull every packet of the capture through this shard's analyzer. */
+static void
+pump(struct shard *sh, sp_analyzer *an)
 {
 	struct sp_packet	pkt;
-	struct sp_capture_stats	cs;
 	uint64_t		n = 0;
-	sp_err			e;
+	sp_err			e = SP_E_OK, ae;
+	char			msg[600];
 
-	running_capture = c;
+	running[sh->index] = sh->cap;
 	while (!stop_requested) {
-		e = sp_capture_next(c, &pkt);
-		if (e == SP_E_AGAIN) {
-			struct timespec	now;
+		e = sp_capture_next(sh->cap, &pkt);
+		if (e != SP_E_OK && e != SP_E_AGAIN)
+			break;
+		if ((ae = step(sh, an, e, &pkt)) != SP_E_OK) {
+			snprintf(msg, sizeof(msg), "%s: %s", sh->path != NULL ?
+			    sh->path : "live", sp_strerror(ae));
+			report(sh, msg);
+			break;
+		}
+		if ((++n & 4095) == 0 && sh->index == 0 && sh->run->pg.enabled)
+			progress(sh);
+	}
+	running[sh->index] = NULL;
+	/* The capture layer names the file and the offset. */
+	if (e != SP_E_EOF && e != SP_E_OK && e != SP_E_AGAIN)
+		report(sh, sp_capture_error(sh->cap));
+}
 
-			clock_gettime(CLOCK_REALTIME, &now);
-			e = sp_analyzer_advance(an, (sp_ts)now.tv_sec *
-			    SP_TS_PER_SEC + (sp_ts)now.tv_nsec);
-		} else if (e == SP_E_OK) {
-			e = sp_analyzer_packet(an, &pkt);
-		} else {
-			break;
-		}
-		if (e != SP_E_OK) {
-			progress_clear(&r->pg);
-			fprintf(stderr, "smtp-decode: %s: %s\n", name,
-			    sp_strerror(e));
-			r->status = 1;
-			break;
-		}
-		if ((++n & 4095) == 0 && r->pg.enabled) {
-			sp_capture_get_stats(c, &cs);
-			progress_update(&r->pg, name, cs.offset, cs.file_size,
-			    r->total.sessions);
-		}
+static sp_err
+shard_open(struct shard *sh)
+{
+	const struct decode_opts	*o = sh->run->o;
+	struct sp_capture_live_opts	 lo = { 0 };
+	char				 err[512];
+	sp_err				 e;
+
+	if (sh->path != NULL) {
+		e = sp_capture_open_file(&sh->cap, sh->path, o->filter, NULL,
+		    err, sizeof(err));
+	} else {
+		lo.filter = o->filter;
+		lo.snaplen = o->snaplen;
+		lo.buffer_size = o->bufsize;
+		lo.promisc = 1;
+		e = sp_capture_open_live(&sh->cap, o->iface, &lo, NULL, err,
+		    sizeof(err));
 	}
-	running_capture = NULL;
-	progress_clear(&r->pg);
-	if (e != SP_E_EOF && e != SP_E_OK && e != SP_E_AGAIN) {
-		/* The capture layer names the file and the offset. */
-		fprintf(stderr, "smtp-decode: %s\n", sp_capture_error(c));
-		r->status = 1;
+	if (e != SP_E_OK)
+		report(sh, err);
+	return (e);
+}
+
+static void *
+shard_main(void *arg)
+{
+	struct shard		*sh = arg;
+	struct sp_limits	 lim;
+	sp_analyzer		*an;
+	sp_err			 e;
+
+	sp_limits_default(&lim);
+	/* Shards split the flows, and so the cap, between them. */
+	if (sh->run->o->max_flows > 0)
+		lim.tcp_flows = (size_t)(sh->run->o->max_flows / sh->count > 0 ?
+		    sh->run->o->max_flows / sh->count : 1);
+	e = sp_analyzer_new(&an, &lim, &sh->run->o->an, recorder_event,
+	    sh->rec);
+	if (e != SP_E_OK) {
+		report(sh, sp_strerror(e));
+		return (NULL);
 	}
+	pump(sh, an);
+	shard_finish(sh, an);
+	sp_analyzer_free(an);
+	return (NULL);
+}
+
+static int
+shard_init(struct shard *sh, struct run *r, int index, int count,
+    const char *path)
+{
+	const struct decode_opts	*o = r->o;
+	struct record_opts		 ro = { 0 };
+
+	memset(sh, 0, sizeof(*sh));
+	sh->run = r;
+	sh->index = index;
+	sh->count = count;
+	sh->path = path;
+	ro.dialogue = o->dialogue;
+	ro.show_secrets = o->an.show_secrets;
+	ro.extract_dir = o->extract_dir;
+	sh->buf = open_memstream(&sh->bufp, &sh->bufn);
+	sh->rec = recorder_new(&ro, record_done, o->events ? record_each :
+	    NULL, sh);
+	return (sh->buf != NULL && sh->rec != NULL ? 0 : -1);
 }
 
 static void
-run_file(struct run *r, const char *path)
+shard_free(struct shard *sh)
 {
-	sp_capture	*c;
-	sp_analyzer	*an;
-	char		 err[512];
-	sp_err		 e;
-
-	e = sp_capture_open_file(&c, path, r->o->filter, NULL, err,
-	    sizeof(err));
-	if (e != SP_E_OK) {
-		fprintf(stderr, "smtp-decode: %s\n", err);
-		r->status = 1;
-		return;
-	}
-	if ((an = new_analyzer(r)) == NULL) {
-		sp_capture_free(c);
-		r->status = 1;
-		return;
-	}
-	pump(r, c, an, strcmp(path, "-") == 0 ? "stdin" : path);
-	finish_input(r, an, c);
-	sp_analyzer_free(an);
-	sp_capture_free(c);
+	recorder_free(sh->rec);
+	if (sh->buf != NULL)
+		fclose(sh->buf);
+	free(sh->bufp);
+	sp_capture_free(sh->cap);
 }
 
 /*
@@ -244,34 +402,56 @@ drop_privileges(const struct decode_opts *o)
 	return (0);
 }
 
+/* A live interface: one shard, privileges dropped once it is open. */
 static void
 run_live(struct run *r)
 {
-	struct sp_capture_live_opts	lo = { 0 };
-	sp_capture			*c;
-	sp_analyzer			*an;
-	char				 err[512];
-	sp_err				 e;
+	struct shard	sh;
 
-	lo.filter = r->o->filter;
-	lo.snaplen = r->o->snaplen;
-	lo.buffer_size = r->o->bufsize;
-	lo.promisc = 1;
-	e = sp_capture_open_live(&c, r->o->iface, &lo, NULL, err, sizeof(err));
-	if (e != SP_E_OK) {
-		fprintf(stderr, "smtp-decode: %s\n", err);
+	if (shard_init(&sh, r, 0, 1, NULL) != 0 || shard_open(&sh) != SP_E_OK ||
+	    drop_privileges(r->o) != 0) {
 		r->status = 1;
+		shard_free(&sh);
 		return;
 	}
-	if (drop_privileges(r->o) != 0 || (an = new_analyzer(r)) == NULL) {
-		sp_capture_free(c);
-		r->status = 1;
-		return;
+	shard_main(&sh);
+	shard_free(&sh);
+}
+
+/*
+ * A file, in r->o->threads shards running side by side: each reads the
+ * file (the page cache makes the second read cheap) and analyses its
+ * own half of the flows.  Standard input can be read only once, so it
+ * gets one shard.
+ */
+static void
+run_file(struct run *r, const char *path)
+{
+	struct shard	sh[MAX_SHARDS];
+	int		n = strcmp(path, "-") == 0 ? 1 : r->o->threads;
+	int		started = 0;
+
+	for (int i = 0; i < n; i++) {
+		if (shard_init(&sh[i], r, i, n, path) != 0 ||
+		    shard_open(&sh[i]) != SP_E_OK) {
+			r->status = 1;
+			for (int k = 0; k <= i; k++)
+				shard_free(&sh[k]);
+			return;
+		}
 	}
-	pump(r, c, an, r->o->iface);
-	finish_input(r, an, c);
-	sp_analyzer_free(an);
-	sp_capture_free(c);
+	for (int i = 1; i < n; i++)
+		if (pthread_create(&sh[i].tid, NULL, shard_main, &sh[i]) == 0)
+			started |= 1 << i;
+	shard_main(&sh[0]);
+	for (int i = 1; i < n; i++) {
+		if (started & (1 << i))
+			pthread_join(sh[i].tid, NULL);
+		else
+			shard_main(&sh[i]);	/* no thread: do it here */
+	}
+	for (int i = 0; i < n; i++)
+		shard_free(&sh[i]);
 }
 
 static void
@@ -327,21 +507,15 @@ int
 decode_run(const struct decode_opts *o, char **files, int nfiles)
 {
 	struct run		r;
-	struct record_opts	ro = { 0 };
 	struct sigaction	sa;
 
 	memset(&r, 0, sizeof(r));
 	r.o = o;
 	r.t0 = mono();
+	pthread_mutex_init(&r.lock, NULL);
 	if (open_output(&r) != 0)
 		return (1);
-	ro.dialogue = o->dialogue;
-	ro.show_secrets = o->an.show_secrets;
-	ro.extract_dir = o->extract_dir;
-	r.rec = recorder_new(&ro, record_done, o->events ? record_each : NULL,
-	    &r);
-	if (r.rec == NULL)
-		return (1);
+	r.out_tty = isatty(fileno(r.out));
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigaction(SIGINT, &sa, NULL);
@@ -353,11 +527,12 @@ decode_run(const struct decode_opts *o, char **files, int nfiles)
 		run_live(&r);
 	for (int i = 0; i < nfiles && !stop_requested; i++)
 		run_file(&r, files[i]);
+	progress_clear(&r.pg);
 	if (o->format == FMT_ZEEK)
 		output_zeek_footer(r.out);
-	if (recorder_errors(r.rec) > 0) {
+	if (r.extract_errors > 0) {
 		fprintf(stderr, "smtp-decode: %u files could not be written "
-		    "in %s\n", recorder_errors(r.rec), o->extract_dir);
+		    "in %s\n", r.extract_errors, o->extract_dir);
 		r.status = 1;
 	}
 	if (o->stats || (o->iface != NULL && stop_requested))
@@ -367,6 +542,6 @@ decode_run(const struct decode_opts *o, char **files, int nfiles)
 		    strerror(errno));
 		r.status = 1;
 	}
-	recorder_free(r.rec);
+	pthread_mutex_destroy(&r.lock);
 	return (r.status);
 }

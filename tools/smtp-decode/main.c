@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "decode.h"
 
@@ -23,6 +24,7 @@ usage(FILE *f)
 "  -o FILE               write to FILE instead of stdout\n"
 "  --format json|zeek|eve  session records (NDJSON), a Zeek smtp.log,\n"
 "                        or Suricata EVE smtp events\n"
+"  --pretty              indented JSON, for reading (not one per line)\n"
 "  --events              one object per command, reply, transaction and\n"
 "                        anomaly, as they happen\n"
 "  --dialogue            add every command and reply to the records\n"
@@ -32,11 +34,16 @@ usage(FILE *f)
 "  --no-content-detection  only those ports are SMTP\n"
 "  --show-secrets        keep AUTH passwords and tokens\n"
 "  --stats               summary on stderr\n"
+"  --max-flows N         TCP flows followed at once (default 65536); the\n"
+"                        least recently active is ended past it.  Memory\n"
+"                        is about 6 KB per open flow\n"
 "  --no-progress         no progress line\n"
 "  -f BPF                capture filter\n"
 "  -i IFACE              live capture (any interface, \"any\" included)\n"
 "  -s SNAPLEN, -B BYTES  live snap length, kernel buffer size\n"
 "  -Z USER               drop privileges after opening the interface\n"
+"  -j N                  analyse each file in N threads (default: one per\n"
+"                        core, at most 8); records then come in any order\n"
 "  -h, --help            this text;  -V, --version\n"
 "\n"
 "Exit status: 0 ok, 1 bad or partly unreadable input (what was decoded\n"
@@ -81,7 +88,8 @@ parse_int(const char *s, int *out)
 
 enum {
 	OPT_FORMAT = 256, OPT_EVENTS, OPT_DIALOGUE, OPT_HASHES, OPT_EXTRACT,
-	OPT_PORTS, OPT_NO_CONTENT, OPT_SECRETS, OPT_STATS, OPT_NO_PROGRESS
+	OPT_PORTS, OPT_NO_CONTENT, OPT_SECRETS, OPT_STATS, OPT_NO_PROGRESS,
+	OPT_PRETTY, OPT_MAX_FLOWS
 };
 
 static const struct option longopts[] = {
@@ -95,6 +103,8 @@ static const struct option longopts[] = {
 	{ "show-secrets", no_argument, NULL, OPT_SECRETS },
 	{ "stats", no_argument, NULL, OPT_STATS },
 	{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
+	{ "pretty", no_argument, NULL, OPT_PRETTY },
+	{ "max-flows", required_argument, NULL, OPT_MAX_FLOWS },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 }
@@ -125,6 +135,11 @@ option(struct decode_opts *o, int c, const char *arg)
 	case 'Z': o->user = arg; return (0);
 	case 's': return (parse_int(arg, &o->snaplen) ? 2 : 0);
 	case 'B': return (parse_int(arg, &o->bufsize) ? 2 : 0);
+	case 'j':
+		if (parse_int(arg, &o->threads) || o->threads < 1 ||
+		    o->threads > 16)
+			return (2);
+		return (0);
 	case OPT_FORMAT: return (set_format(o, arg) ? 2 : 0);
 	case OPT_EVENTS: o->events = 1; return (0);
 	case OPT_DIALOGUE: o->dialogue = 1; return (0);
@@ -135,10 +150,23 @@ option(struct decode_opts *o, int c, const char *arg)
 	case OPT_SECRETS: o->an.show_secrets = 1; return (0);
 	case OPT_STATS: o->stats = 1; return (0);
 	case OPT_NO_PROGRESS: o->progress = 0; return (0);
+	case OPT_PRETTY: o->pretty = 1; return (0);
+	case OPT_MAX_FLOWS:
+		return (parse_int(arg, &o->max_flows) || o->max_flows < 1 ?
+		    2 : 0);
 	case 'h': usage(stdout); return (-1);
 	case 'V': printf("smtp-decode %s\n", sp_version()); return (-1);
 	default: return (2);
 	}
+}
+
+/* One shard per core, up to 8: more only contend for the same file. */
+static int
+default_threads(void)
+{
+	long	n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return (n < 1 ? 1 : n > 8 ? 8 : (int)n);
 }
 
 int
@@ -149,9 +177,10 @@ main(int argc, char **argv)
 
 	memset(&o, 0, sizeof(o));
 	o.progress = 1;
+	o.threads = default_threads();
 	sp_analyzer_options_default(&o.an);
 	li = -1;
-	while ((c = getopt_long(argc, argv, "o:f:i:Z:s:B:hV", longopts,
+	while ((c = getopt_long(argc, argv, "o:f:i:Z:s:B:j:hV", longopts,
 	    &li)) != -1) {
 		if ((rc = option(&o, c, optarg)) == -1)
 			return (0);

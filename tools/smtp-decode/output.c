@@ -122,15 +122,22 @@ zeek_reply(FILE *f, json_object *rep)
 	zeek_str(f, buf);
 }
 
+/* The #open and #close stamps: the time of writing, in UTC. */
+static void
+zeek_stamp(char *buf, size_t n)
+{
+	time_t		 now = time(NULL);
+	struct tm	 tm;
+
+	strftime(buf, n, "%Y-%m-%d-%H-%M-%S", gmtime_r(&now, &tm));
+}
+
 void
 output_zeek_header(FILE *f)
 {
 	char		 buf[64];
-	time_t		 now = time(NULL);
-	struct tm	 tm;
 
-	strftime(buf, sizeof(buf), "%Y-%m-%d-%H-%M-%S",
-	    gmtime_r(&now, &tm));
+	zeek_stamp(buf, sizeof(buf));
 	fprintf(f, "#separator \\x09\n#set_separator\t,\n"
 	    "#empty_field\t(empty)\n#unset_field\t-\n#path\tsmtp\n"
 	    "#open\t%s\n#fields", buf);
@@ -146,11 +153,8 @@ void
 output_zeek_footer(FILE *f)
 {
 	char		 buf[64];
-	time_t		 now = time(NULL);
-	struct tm	 tm;
 
-	strftime(buf, sizeof(buf), "%Y-%m-%d-%H-%M-%S",
-	    gmtime_r(&now, &tm));
+	zeek_stamp(buf, sizeof(buf));
 	fprintf(f, "#close\t%s\n", buf);
 }
 
@@ -230,9 +234,12 @@ output_zeek(FILE *f, json_object *rec)
 }
 
 void
-output_json(FILE *f, json_object *rec)
+output_json(FILE *f, json_object *rec, int pretty)
 {
-	fputs(json_object_to_json_string_ext(rec, JSON_FLAGS), f);
+	/* NDJSON by default: one record a line, for jq and log shippers. */
+	fputs(json_object_to_json_string_ext(rec, pretty ?
+	    JSON_FLAGS | JSON_C_TO_STRING_PRETTY |
+	    JSON_C_TO_STRING_SPACED : JSON_FLAGS), f);
 	fputc('\n', f);
 }
 
@@ -356,7 +363,7 @@ output_eve(FILE *f, json_object *rec)
 		if (get(tx, "message", NULL) != NULL)
 			json_object_object_add(ev, "email",
 			    eve_email(get(tx, "message", NULL)));
-		output_json(f, ev);
+		output_json(f, ev, 0);
 		json_object_put(ev);
 	}
 }

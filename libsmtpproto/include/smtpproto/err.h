@@ -28,7 +28,9 @@
 	X(TIMEOUT,	-13, "timed out")				\
 	X(CLOSED,	-14, "connection closed")			\
 	X(TLS,		-15, "TLS failure")				\
-	X(STATE,	-16, "operation not valid in this state")
+	X(STATE,	-16, "operation not valid in this state")	\
+	X(CANCELLED,	-17, "cancelled")				\
+	X(RESET,	-18, "connection reset by peer")
 
 typedef enum {
 #define SP_ERR_ENUM(name, val, str)	SP_E_##name = (val),

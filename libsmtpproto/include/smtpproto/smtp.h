@@ -281,6 +281,15 @@ struct sp_smtp_options {
 	int	show_secrets;	/* AUTH secrets in clear in on_auth */
 	int	implicit_tls;	/* TLS from the first byte (port 465) */
 	int	midstream;	/* the session's start was not seen */
+	/*
+	 * For a live client that feeds what it sends and reads: the bytes
+	 * are the decrypted inside of TLS (no AUTH-in-the-clear anomaly),
+	 * and after_starttls says the session goes on after a STARTTLS
+	 * handshake, so no greeting comes (RFC 3207 4.2: the client
+	 * speaks first).  after_starttls implies decrypted.
+	 */
+	int	decrypted;
+	int	after_starttls;
 };
 
 /* Where the session stands; sp_smtp_parser_get_info() fills it in. */

@@ -10,6 +10,8 @@
  *   hash.h     MD5/SHA-1/SHA-256 for part data (OpenSSL)
  *   analyzer.h all of the above in one handle: packets in, session
  *              events out (what smtp-decode and smtp-shell use)
+ *   client.h   a live SMTP client engine (sockets, OpenSSL)
+ *   script.h   session scripts: reader, writer, runner, converter
  * Shared: common.h, err.h, anomaly.h, limits.h.
  */
 #ifndef SMTPPROTO_H
@@ -26,6 +28,8 @@
 #include "mime.h"
 #include "hash.h"
 #include "analyzer.h"
+#include "client.h"
+#include "script.h"
 
 #define SP_VERSION	"0.1.0"
 
