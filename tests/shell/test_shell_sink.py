@@ -1,0 +1,115 @@
+"""smtp-shell on a pseudo-terminal against Postfix smtp-sink and two
+scripted servers on loopback: :pipeline in one write, :raw with escapes,
+completion of DSN parameters, Ctrl-C cancelling a wait without ending
+the session, and a dropped connection reported, not fatal."""
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+
+from shellpty import (Shell, need_shell, check, done, skip, free_port,
+                      RawServer, read_line)
+
+need_shell()
+if shutil.which("smtp-sink") is None:
+    skip("smtp-sink missing")
+
+work = tempfile.mkdtemp(prefix="sp-shell-sink-")
+port = free_port()
+sink = subprocess.Popen(["smtp-sink", "-u", "nobody", "-R", work,
+                         "127.0.0.1:%d" % port, "10"],
+                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+time.sleep(0.5)
+try:
+    sh = Shell("127.0.0.1:%d" % port, home=work)
+    check(sh.expect(r"<- 220 .*ESMTP") is not None, "smtp-sink greeting")
+    sh.line("EHLO tester")
+    check(sh.expect(r"250-DSN") is not None, "EHLO lists DSN")
+    sh.expect(r"smtp> ")
+    sh.send("RCPT TO:<b@example.test> \t\t")
+    check(sh.expect(r"NOTIFY=\s+ORCPT=rfc822;") is not None,
+          "RCPT parameters from DSN offered")
+    sh.send("\x15")
+    sh.send("MAIL FROM:<a@example.test> \t\t")
+    m = sh.expect(r"AUTH=<>\s+BODY=7BIT\s+BODY=8BITMIME\s+ENVID=\s+"
+                  r"RET=FULL\s+RET=HDRS\s*\n")
+    check(m is not None, "MAIL parameters: AUTH, 8BITMIME, DSN (no SIZE)")
+    sh.send("\x15")
+
+    # :pipeline: three lines, one write, three replies.
+    sh.line(":pipeline")
+    for l in ("MAIL FROM:<a@example.test>", "RCPT TO:<b@example.test>",
+              "RSET", "."):
+        sh.line(l)
+    check(sh.expect(r"-> 3 lines in one write\s+<- 250 2\.1\.0 [^\n]*\n"
+                    r"<- 250 2\.1\.5 [^\n]*\n<- 250 ") is not None,
+          ":pipeline: three replies in order")
+
+    # :raw with escapes: two commands in one write, both answered.
+    sh.line(r":raw NOOP\r\nNOOP\r\n")
+    check(sh.expect(r"-> 12 bytes\s+<- 250 [^\n]*\n<- 250 ") is not None,
+          ":raw \\r\\n escapes: two replies")
+    sh.line(r":raw \xZZ")
+    check(sh.expect(r"bad escape") is not None, ":raw rejects a bad escape")
+    sh.line("QUIT")
+    sh.expect(r"<- 221")
+    sh.close()
+finally:
+    sink.terminate()
+    sink.wait(5)
+
+
+# Ctrl-C during a wait: a server that greets, then never answers NOOP.
+def mute(conn, srv):
+    conn.sendall(b"220 mute ESMTP\r\n")
+    while True:
+        l = read_line(conn)
+        if not l:
+            return
+        if l.upper().startswith(b"QUIT"):
+            conn.sendall(b"221 bye\r\n")
+            return
+        if l.upper().startswith(b"EHLO"):
+            conn.sendall(b"250 mute\r\n")
+
+
+srv = RawServer(mute, seconds=30)
+sh = Shell("127.0.0.1:%d" % srv.port, home=work)
+sh.expect(r"<- 220 mute")
+sh.line("NOOP")
+sh.expect(r"NOOP")
+time.sleep(0.8)
+sh.send("\x03")
+check(sh.expect(r"\^C: waiting for the reply cancelled; the session "
+                r"goes on", timeout=5) is not None,
+      "Ctrl-C cancels the wait")
+sh.line("EHLO again")
+check(sh.expect(r"<- 250 mute") is not None,
+      "after Ctrl-C the same session goes on")
+sh.line("QUIT")
+check(sh.expect(r"<- 221 bye") is not None, "QUIT after Ctrl-C")
+check(sh.close() == 0, "the shell exits normally")
+srv.stop()
+
+
+# A dropped connection is reported and the shell stays.
+def drop(conn, srv):
+    conn.sendall(b"220 dropper\r\n")
+    read_line(conn)
+
+
+srv = RawServer(drop, seconds=30)
+sh = Shell("127.0.0.1:%d" % srv.port, home=work)
+sh.expect(r"<- 220 dropper")
+sh.line("EHLO x")
+check(sh.expect(r"\*\* connection (closed|reset) by the server") is not None,
+      "the dropped connection is reported")
+sh.line("NOOP")
+check(sh.expect(r"not connected; :connect") is not None,
+      "later lines say so instead of failing")
+sh.line(":connect 127.0.0.1:%d" % srv.port)
+check(sh.expect(r"<- 220 dropper") is not None, ":connect starts again")
+check(sh.close() == 0, "the shell exits normally after a drop")
+srv.stop()
+done()
