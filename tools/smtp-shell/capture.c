@@ -345,6 +345,21 @@ show_dialogue(struct repl *r, json_object *rec)
 	}
 }
 
+/* A header field; a list (To, Cc, Received) one value a line. */
+static void
+show_header(const char *k, json_object *v)
+{
+	size_t i;
+
+	if (!json_object_is_type(v, json_type_array)) {
+		printf("  %s: %s\n", k, json_object_get_string(v));
+		return;
+	}
+	for (i = 0; i < json_object_array_length(v); i++)
+		printf("  %s: %s\n", k,
+		    json_object_get_string(json_object_array_get_idx(v, i)));
+}
+
 static void
 show_message(json_object *rec)
 {
@@ -361,7 +376,7 @@ show_message(json_object *rec)
 		printf("transaction %zu: %s bytes, sha256 %s\n", i + 1,
 		    str(m, "size"), str(m, "sha256"));
 		json_object_object_foreach(obj(m, "headers"), k, v)
-			printf("  %s: %s\n", k, json_object_get_string(v));
+			show_header(k, v);
 		for (j = 0; parts != NULL && j < json_object_array_length(parts);
 		    j++) {
 			json_object *p = json_object_array_get_idx(parts, j);
@@ -441,11 +456,152 @@ capture_filter(struct repl *r, const char *args)
 	return (capture_sessions(r, ""));
 }
 
+/*
+ * :replay N: decode the capture again, turning the client side of the
+ * N-th session (records come in the order sessions end) into a script
+ * with the library's converter, and run it on a new connection.
+ */
+#define REPLAY_FLOWS	1024
+
+struct replay {
+	struct sp_tcp_flow	*flow[REPLAY_FLOWS];
+	sp_script_conv		*conv[REPLAY_FLOWS];
+	size_t			 ended, want;
+	sp_script		*script;
+	sp_err			 err;
+};
+
+static size_t
+replay_slot(struct replay *rp, const struct sp_tcp_flow *f)
+{
+	size_t i;
+
+	for (i = 0; i < REPLAY_FLOWS; i++)
+		if (rp->flow[i] == f)
+			return (i);
+	return (REPLAY_FLOWS);
+}
+
+static int
+replay_event(void *ud, const struct sp_event *ev)
+{
+	struct sp_script_conv_options	 co = { .code_class = 0 };
+	struct replay			*rp = ud;
+	size_t				 i = replay_slot(rp, ev->flow);
+
+	if (ev->kind == SP_EV_SESSION_BEGIN && i == REPLAY_FLOWS) {
+		i = replay_slot(rp, NULL);
+		if (i == REPLAY_FLOWS || sp_script_conv_new(&rp->conv[i], &co)
+		    != SP_E_OK)
+			return (0);	/* too many at once: not replayable */
+		rp->flow[i] = ev->flow;
+	}
+	if (i == REPLAY_FLOWS)
+		return (0);
+	if (rp->script == NULL && rp->err == SP_E_OK)
+		rp->err = sp_script_conv_event(rp->conv[i], ev);
+	if (ev->kind != SP_EV_SESSION_END)
+		return (0);
+	if (++rp->ended == rp->want && rp->err == SP_E_OK)
+		rp->err = sp_script_conv_finish(rp->conv[i], &rp->script);
+	sp_script_conv_free(rp->conv[i]);
+	rp->conv[i] = NULL;
+	rp->flow[i] = NULL;
+	return (0);
+}
+
+static sp_script *
+replay_script(const char *path, size_t n)
+{
+	struct sp_analyzer_options	 ao;
+	struct sp_limits		 lim;
+	struct replay			*rp = calloc(1, sizeof(*rp));
+	sp_capture			*cap = NULL;
+	sp_analyzer			*an = NULL;
+	sp_script			*s = NULL;
+	char				 err[512] = "";
+	size_t				 i;
+
+	if (rp == NULL)
+		return (NULL);
+	rp->want = n;
+	sp_limits_default(&lim);
+	sp_analyzer_options_default(&ao);
+	ao.show_secrets = 0;
+	if (sp_capture_open_file(&cap, path, NULL, &lim, err, sizeof(err)) ==
+	    SP_E_OK && sp_analyzer_new(&an, &lim, &ao, replay_event, rp) ==
+	    SP_E_OK)
+		decode(cap, an);
+	sp_analyzer_free(an);
+	sp_capture_free(cap);
+	for (i = 0; i < REPLAY_FLOWS; i++)
+		sp_script_conv_free(rp->conv[i]);
+	if (rp->err != SP_E_OK)
+		printf("** converting session %zu: %s\n", n,
+		    sp_strerror(rp->err));
+	s = rp->script;
+	free(rp);
+	return (s);
+}
+
+static int
+replay_run(struct repl *r, sp_script *s, const char *host, const char *port)
+{
+	struct sp_script_run_options	 ro;
+	struct sp_script_report		*rep = NULL;
+	sp_client			*c = shell_new_client(r);
+	int				 rc = -1;
+
+	memset(&ro, 0, sizeof(ro));
+	ro.allow_env = 1;
+	ro.default_ms = r->o.timeout_ms;
+	ro.on_step = shell_print_step;
+	if (c == NULL || sp_client_connect(c, host, port) != SP_E_OK)
+		printf("** replay: %s\n", c ? sp_client_errmsg(c) : "no memory");
+	else if (sp_script_run(s, c, &ro, &rep) == SP_E_OK) {
+		printf("replay %s: %zu passed, %zu failed, %zu errors, %zu "
+		    "skipped\n", sp_verdict_name(rep->verdict), rep->passed,
+		    rep->failed, rep->errors, rep->skipped);
+		rc = rep->verdict == SP_VERDICT_PASS ? 0 : -1;
+	}
+	sp_script_report_free(rep);
+	sp_client_free(c);
+	return (rc);
+}
+
+/* :replay N [HOST:PORT]; without a target, the shell's own. */
 int
 capture_replay(struct repl *r, const char *args)
 {
-	(void)r;
-	(void)args;
-	printf("** :replay is not implemented yet\n");
-	return (-1);
+	const char	*rest = "", *host = r->o.host, *port = r->o.port;
+	json_object	*rec = session_at(r, args, &rest);
+	char		 target[512];
+	sp_script	*s;
+	int		 rc;
+
+	if (rec == NULL)
+		return (-1);
+	if (*rest != '\0') {
+		char *colon;
+
+		snprintf(target, sizeof(target), "%s", rest);
+		colon = strrchr(target, ':');
+		if (colon == NULL) {
+			printf("** :replay N HOST:PORT\n");
+			return (-1);
+		}
+		*colon = '\0';
+		host = target;
+		port = colon + 1;
+	}
+	if (host == NULL) {
+		printf("** :replay N HOST:PORT (no default target)\n");
+		return (-1);
+	}
+	s = replay_script(r->caps->path, strtoul(args, NULL, 10));
+	if (s == NULL)
+		return (-1);
+	rc = replay_run(r, s, host, port);
+	sp_script_free(s);
+	return (rc);
 }

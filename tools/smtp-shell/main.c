@@ -258,8 +258,8 @@ shell_print_tls(struct repl *r)
 	    ti.verify_error[0] ? " - " : "", ti.verify_error);
 }
 
-static sp_client *
-new_client(struct repl *r)
+sp_client *
+shell_new_client(struct repl *r)
 {
 	struct sp_client_options	 co;
 	sp_client			*c;
@@ -291,7 +291,7 @@ shell_connect(struct repl *r, const char *host, const char *port)
 	/* A recording holds one session: a new connection starts anew. */
 	sp_script_free(r->rec);
 	r->rec = NULL;
-	r->c = new_client(r);
+	r->c = shell_new_client(r);
 	if (r->c == NULL) {
 		printf("** out of memory\n");
 		return (-1);
@@ -308,11 +308,16 @@ shell_connect(struct repl *r, const char *host, const char *port)
 	return (shell_read_replies(r, 1, 0));
 }
 
-static int
-print_step(void *ud, const struct sp_step_result *s)
+int
+shell_print_step(void *ud, const struct sp_step_result *s)
 {
 	(void)ud;
-	printf("%-5s line %u%s%s%s%s", sp_verdict_name(s->verdict), s->line,
+	if (s->line != 0)
+		printf("%-5s line %-3u", sp_verdict_name(s->verdict), s->line);
+	else
+		printf("%-5s step %-3zu", sp_verdict_name(s->verdict),
+		    s->index + 1);
+	printf("%s%s%s%s",
 	    s->sent ? "  > " : "", s->sent ? s->sent : "",
 	    s->got ? "  < " : "", s->got ? s->got : "");
 	if (s->code != 0)
@@ -338,7 +343,7 @@ run_script(struct repl *r)
 		    se.msg);
 		return (2);
 	}
-	r->c = new_client(r);
+	r->c = shell_new_client(r);
 	if (r->c == NULL || sp_client_connect(r->c, r->o.host, r->o.port) !=
 	    SP_E_OK) {
 		fprintf(stderr, "smtp-shell: %s\n",
@@ -349,7 +354,7 @@ run_script(struct repl *r)
 	memset(&ro, 0, sizeof(ro));
 	ro.allow_env = 1;
 	ro.default_ms = r->o.timeout_ms;
-	ro.on_step = print_step;
+	ro.on_step = shell_print_step;
 	if (sp_script_run(s, r->c, &ro, &rep) != SP_E_OK) {
 		sp_script_free(s);
 		return (2);

@@ -67,6 +67,8 @@ void		 shell_print_reply(struct repl *r,
 		    const struct sp_client_reply *rep);
 void		 shell_report(struct repl *r, sp_err e, const char *what);
 void		 shell_print_tls(struct repl *r);
+sp_client	*shell_new_client(struct repl *r);
+int		 shell_print_step(void *ud, const struct sp_step_result *s);
 
 /* commands.c */
 int		 command_run(struct repl *r, const char *line);
