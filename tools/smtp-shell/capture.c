@@ -244,32 +244,54 @@ outcome(char *out, size_t cap, json_object *rec)
 		snprintf(out, cap, "no mail");
 }
 
+/* Recipients of every transaction: the first few, then a count. */
+static void
+recipients(char *out, size_t cap, json_object *txs, const char **from)
+{
+	size_t	i, j, n = 0, len = 0;
+
+	out[0] = '\0';
+	for (i = 0; txs != NULL && i < json_object_array_length(txs); i++) {
+		json_object *tx = json_object_array_get_idx(txs, i);
+		json_object *rc = obj(tx, "rcpt_to");
+
+		if (*from == NULL)
+			*from = str(obj(tx, "mail_from"), "address");
+		for (j = 0; rc != NULL && j < json_object_array_length(rc);
+		    j++, n++) {
+			const char *a = str(json_object_array_get_idx(rc, j),
+			    "address");
+			int k;
+
+			if (n >= 3 || len >= cap)
+				continue;
+			k = snprintf(out + len, cap - len, "%s<%s>",
+			    n ? "," : "", a ? a : "");
+			len += k > 0 ? (size_t)k : 0;
+		}
+	}
+	if (n > 3 && len < cap)
+		snprintf(out + len, cap - len, ",+%zu", n - 3);
+}
+
 static void
 list_one(size_t idx, json_object *rec)
 {
-	json_object	*flow = obj(rec, "flow"), *txs, *tx, *rc, *an;
-	char		 cli[80], srv[80], when[32] = "?", oc[128];
+	json_object	*flow = obj(rec, "flow"), *an;
+	char		 cli[80], srv[80], when[32] = "?", oc[128], rc[400];
 	time_t		 t = (time_t)json_object_get_double(obj(rec, "ts"));
-	size_t		 i, nrc = 0;
 	const char	*from = NULL;
 
 	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", gmtime(&t));
 	endpoint(cli, sizeof(cli), obj(flow, "client"));
 	endpoint(srv, sizeof(srv), obj(flow, "server"));
-	txs = obj(rec, "transactions");
-	for (i = 0; txs != NULL && i < json_object_array_length(txs); i++) {
-		tx = json_object_array_get_idx(txs, i);
-		rc = obj(tx, "rcpt_to");
-		nrc += rc ? json_object_array_length(rc) : 0;
-		if (from == NULL)
-			from = str(obj(tx, "mail_from"), "address");
-	}
+	recipients(rc, sizeof(rc), obj(rec, "transactions"), &from);
 	outcome(oc, sizeof(oc), rec);
 	an = obj(rec, "anomalies");
-	printf("%3zu  %s  %s -> %s  helo=%s  from=<%s>  rcpts=%zu  %s  "
+	printf("%3zu  %s  %s -> %s  helo=%s  from=<%s>  to=%s  %s  "
 	    "anomalies=%zu\n", idx, when, cli, srv,
 	    str(rec, "helo") ? str(rec, "helo") : "-", from ? from : "",
-	    nrc, oc, an ? json_object_array_length(an) : 0);
+	    rc[0] ? rc : "-", oc, an ? json_object_array_length(an) : 0);
 }
 
 int
@@ -425,13 +447,11 @@ capture_filter(struct repl *r, const char *args)
 		printf("** no capture: :open FILE.pcap\n");
 		return (-1);
 	}
-	if (*args == '\0' || strcmp(args, "off") == 0) {
-		cs->from[0] = cs->to[0] = cs->anomaly[0] = '\0';
-		cs->cls = 0;
-		if (*args == '\0')
-			printf("filter off\n");
+	/* Each :filter replaces the last one. */
+	cs->from[0] = cs->to[0] = cs->anomaly[0] = '\0';
+	cs->cls = 0;
+	if (*args == '\0' || strcmp(args, "off") == 0)
 		return (capture_sessions(r, ""));
-	}
 	while (*p != '\0') {
 		int n = (int)strcspn(p, " \t");
 
