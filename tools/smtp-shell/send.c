@@ -60,11 +60,13 @@ read_secret(struct repl *r, const char *prompt)
 
 	if (!r->interactive || tcgetattr(STDIN_FILENO, &old) != 0)
 		return (repl_readline(r, ""));
-	fputs(prompt, stdout);
-	fflush(stdout);
+	/* Echo goes off before the prompt shows, so nothing typed after
+	   the prompt can be echoed. */
 	quiet = old;
 	quiet.c_lflag &= ~(tcflag_t)ECHO;
 	tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
+	fputs(prompt, stdout);
+	fflush(stdout);
 	s = malloc(AUTH_BUF / 4);
 	while (s != NULL && n < AUTH_BUF / 4 - 1 &&
 	    read(STDIN_FILENO, &ch, 1) == 1 && ch != '\n' && ch != '\r')
