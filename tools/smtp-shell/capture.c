@@ -399,8 +399,8 @@ show_message(json_object *rec)
 		    str(m, "size"), str(m, "sha256"));
 		json_object_object_foreach(obj(m, "headers"), k, v)
 			show_header(k, v);
-		for (j = 0; parts != NULL && j < json_object_array_length(parts);
-		    j++) {
+		for (j = 0; parts != NULL &&
+		    j < json_object_array_length(parts); j++) {
 			json_object *p = json_object_array_get_idx(parts, j);
 			json_object *dp = obj(p, "depth");
 			int depth = dp ? json_object_get_int(dp) : 0;
@@ -456,7 +456,8 @@ capture_filter(struct repl *r, const char *args)
 		int n = (int)strcspn(p, " \t");
 
 		if (strncmp(p, "from=", 5) == 0)
-			snprintf(cs->from, sizeof(cs->from), "%.*s", n - 5, p + 5);
+			snprintf(cs->from, sizeof(cs->from), "%.*s", n - 5,
+			    p + 5);
 		else if (strncmp(p, "to=", 3) == 0)
 			snprintf(cs->to, sizeof(cs->to), "%.*s", n - 3, p + 3);
 		else if (strncmp(p, "anomaly=", 8) == 0)
@@ -577,7 +578,8 @@ replay_run(struct repl *r, sp_script *s, const char *host, const char *port)
 	ro.default_ms = r->o.timeout_ms;
 	ro.on_step = shell_print_step;
 	if (c == NULL || sp_client_connect(c, host, port) != SP_E_OK)
-		printf("** replay: %s\n", c ? sp_client_errmsg(c) : "no memory");
+		printf("** replay: %s\n", c != NULL ? sp_client_errmsg(c) :
+		    "out of memory");
 	else if (sp_script_run(s, c, &ro, &rep) == SP_E_OK) {
 		printf("replay %s: %zu passed, %zu failed, %zu errors, %zu "
 		    "skipped\n", sp_verdict_name(rep->verdict), rep->passed,

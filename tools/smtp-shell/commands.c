@@ -221,10 +221,11 @@ cmd_explain(struct repl *r, const char *args)
 static int
 cmd_caps(struct repl *r, const char *args)
 {
-	const struct sp_smtp_capabilities	*c = sp_client_capabilities(r->c);
+	const struct sp_smtp_capabilities	*c;
 	size_t					 i;
 
 	(void)args;
+	c = sp_client_capabilities(r->c);
 	if (c == NULL) {
 		printf("no EHLO accepted yet (or TLS started since): send "
 		    "EHLO\n");

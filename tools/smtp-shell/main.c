@@ -153,7 +153,8 @@ shell_print_reply(struct repl *r, const struct sp_client_reply *rep)
 		p += n + (nl != NULL);
 	}
 	if (rep->anomalies > 0)
-		printf("   ! anomaly: %s\n", sp_anomaly_name(rep->first_anomaly));
+		printf("   ! anomaly: %s\n",
+		    sp_anomaly_name(rep->first_anomaly));
 	fflush(stdout);
 }
 
@@ -173,7 +174,8 @@ shell_report(struct repl *r, sp_err e, const char *what)
 		sp_client_close(r->c);
 		r->in_data = 0;
 	} else {
-		printf("** %s: %s\n", what, *msg != '\0' ? msg : sp_strerror(e));
+		printf("** %s: %s\n", what,
+		    *msg != '\0' ? msg : sp_strerror(e));
 		if (!sp_client_is_open(r->c))
 			printf("** not connected; :connect HOST[:PORT]\n");
 	}
@@ -190,7 +192,8 @@ shell_read_replies(struct repl *r, size_t n, int drain_ms)
 {
 	struct sp_client_reply	 rep;
 	enum sp_client_event	 ev;
-	int			 to = r->o.timeout_ms ? (int)r->o.timeout_ms : -1;
+	int			 to = r->o.timeout_ms != 0 ?
+				    (int)r->o.timeout_ms : -1;
 	size_t			 i;
 	sp_err			 e;
 

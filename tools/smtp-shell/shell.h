@@ -45,7 +45,7 @@ struct repl {
 	volatile sig_atomic_t	 cancel;	/* Ctrl-C during a wait */
 	int			 interactive;	/* stdin is a terminal */
 	int			 color;
-	int			 in_data;	/* after a 354 to a typed DATA */
+	int			 in_data;	/* 354 to a typed DATA */
 	/* :record: every step of the session since it connected. */
 	sp_script		*rec;
 	char			*rec_path;	/* NULL: not writing */
