@@ -3,6 +3,7 @@ STARTTLS (a test CA made here with openssl) and AUTH PLAIN/LOGIN:
 replies with latency and colour, completion from the advertised
 extensions, :starttls with verification, :auth without echo, :data,
 :caps, :explain, history, :record and --script replaying it."""
+import hmac
 import os
 import socket
 import ssl
@@ -24,7 +25,20 @@ ca, cert, key = make_ca(work)
 received = []
 
 
+CHALLENGE = b"<1896.697170952@aiosmtpd.test>"
+
+
 class Handler:
+    async def auth_CRAM__MD5(self, server, args):
+        resp = await server.challenge_auth(CHALLENGE)
+        if not isinstance(resp, bytes) or b" " not in resp:
+            return AuthResult(success=False)
+        user, digest = resp.rsplit(b" ", 1)
+        want = hmac.new(PASSWORD.encode(), CHALLENGE, "md5").hexdigest()
+        return AuthResult(success=user == USER.encode() and
+                          hmac.compare_digest(digest, want.encode()),
+                          handled=False)
+
     async def handle_DATA(self, server, session, envelope):
         received.append(envelope.original_content)
         return "250 OK queued"
@@ -200,6 +214,28 @@ sh.line(":auth login " + USER)
 sh.expect(r"password: ")
 sh.line(PASSWORD)
 check(sh.expect(r"<- 235 ") is not None, "AUTH LOGIN succeeds (235)")
+sh.close()
+
+# 10. CRAM-MD5 (RFC 2195) answered from the 334 challenge; a wrong
+# password gets 535 and the session goes on.
+sh = Shell("-k", target, home=work)
+sh.expect(r"<- 220")
+sh.line("EHLO tester")
+sh.expect(r"<- 250 HELP")
+sh.line(":starttls")
+sh.expect(r"verified: NO")
+sh.line("EHLO tester")
+sh.expect(r"<- 250 HELP")
+sh.line(":auth cram-md5 " + USER)
+sh.expect(r"password: ")
+sh.line("wrong")
+check(sh.expect(r"<- 334 [\s\S]*<- 535 ") is not None,
+      "CRAM-MD5 with a wrong password: 535")
+sh.line(":auth cram-md5 " + USER)
+sh.expect(r"password: ")
+sh.line(PASSWORD)
+check(sh.expect(r"<- 334 [\s\S]*<- 235 ") is not None,
+      "AUTH CRAM-MD5 succeeds (235)")
 sh.close()
 
 ctl.stop()

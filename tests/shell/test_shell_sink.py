@@ -4,6 +4,7 @@ completion of DSN parameters, Ctrl-C cancelling a wait without ending
 the session, and a dropped connection reported, not fatal."""
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -98,6 +99,14 @@ def drop(conn, srv):
     conn.sendall(b"220 dropper\r\n")
     read_line(conn)
 
+
+# -6 and an IPv6 literal in brackets.
+srv = RawServer(mute, family=socket.AF_INET6, host="::1", seconds=30)
+sh = Shell("-6", "[::1]:%d" % srv.port, home=work)
+check(sh.expect(r"connected to ::1 port %d\s+<- 220 mute" % srv.port)
+      is not None, "-6 [::1]:PORT connects over IPv6")
+sh.close()
+srv.stop()
 
 srv = RawServer(drop, seconds=30)
 sh = Shell("127.0.0.1:%d" % srv.port, home=work)
