@@ -238,5 +238,22 @@ check(sh.expect(r"<- 334 [\s\S]*<- 235 ") is not None,
       "AUTH CRAM-MD5 succeeds (235)")
 sh.close()
 
+# 11. --tls: implicit TLS from the first byte (RFC 8314).
+ictx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+ictx.load_cert_chain(cert, key)
+iport = free_port()
+ictl = Controller(Handler(), hostname="127.0.0.1", port=iport,
+                  ssl_context=ictx, auth_require_tls=False,
+                  authenticator=authenticator, decode_data=False)
+ictl.start()
+sh = Shell("--tls", "--ca", ca, "127.0.0.1:%d" % iport, home=work)
+check(sh.expect(r"\(TLS\)\s+TLS TLSv1\.[23][\s\S]*verified: yes\s+"
+                r"<- 220 ") is not None,
+      "--tls: handshake, certificate, then the greeting")
+sh.line("EHLO tester")
+check(sh.expect(r"<- 250-AUTH") is not None, "EHLO over implicit TLS")
+sh.close()
+ictl.stop()
+
 ctl.stop()
 done()

@@ -53,6 +53,16 @@ try:
           ":raw \\r\\n escapes: two replies")
     sh.line(r":raw \xZZ")
     check(sh.expect(r"bad escape") is not None, ":raw rejects a bad escape")
+    # A typed DATA: after the 354 lines go out unanswered until ".".
+    sh.line("MAIL FROM:<a@example.test>")
+    sh.line("RCPT TO:<b@example.test>")
+    sh.line("DATA")
+    check(sh.expect(r"<- 354 ") is not None, "typed DATA gets 354")
+    sh.settle(0.2)
+    for l in ("Subject: typed", "", "body", "."):
+        sh.line(l)
+    check(sh.expect(r"data> \.\s*\n<- 250 ") is not None,
+          "typed message lines, one reply after the lone dot")
     sh.line("QUIT")
     sh.expect(r"<- 221")
     sh.close()
@@ -85,6 +95,9 @@ sh.send("\x03")
 check(sh.expect(r"\^C: waiting for the reply cancelled; the session "
                 r"goes on", timeout=5) is not None,
       "Ctrl-C cancels the wait")
+sh.line(":explain 4.7.1")
+check(sh.expect(r"4\.7\.1 4\.X\.X persistent transient failure; Security "
+                r"or Policy Status") is not None, "the shell answers after ^C")
 sh.line("EHLO again")
 check(sh.expect(r"<- 250 mute") is not None,
       "after Ctrl-C the same session goes on")
@@ -99,6 +112,21 @@ def drop(conn, srv):
     conn.sendall(b"220 dropper\r\n")
     read_line(conn)
 
+
+# --timeout bounds a wait; the shell goes on.
+srv = RawServer(mute, seconds=30)
+sh = Shell("--timeout", "1", "127.0.0.1:%d" % srv.port, home=work)
+sh.expect(r"<- 220 mute")
+t0 = time.monotonic()
+sh.line("NOOP")
+m = sh.expect(r"\*\* waiting for the reply: .*timed out", timeout=5)
+check(m is not None and time.monotonic() - t0 < 4,
+      "--timeout 1: the wait ends with a message")
+sh.line(":explain 221")
+check(sh.expect(r"221 <domain> Service closing") is not None,
+      "the shell goes on after a timeout")
+sh.close()
+srv.stop()
 
 # -6 and an IPv6 literal in brackets.
 srv = RawServer(mute, family=socket.AF_INET6, host="::1", seconds=30)
