@@ -63,6 +63,11 @@ try:
         sh.line(l)
     check(sh.expect(r"data> \.\s*\n<- 250 ") is not None,
           "typed message lines, one reply after the lone dot")
+    sh.line("XYZZY")
+    check(sh.expect(r"<- 5\d\d ") is not None, "unknown verb: 5xx")
+    sh.line(":explain")
+    check(sh.expect(r"\n5\d\d .*\n.*5yz permanent negative") is not None,
+          ":explain alone explains the last reply")
     sh.line("QUIT")
     sh.expect(r"<- 221")
     sh.close()
@@ -98,9 +103,14 @@ check(sh.expect(r"\^C: waiting for the reply cancelled; the session "
 sh.line(":explain 4.7.1")
 check(sh.expect(r"4\.7\.1 4\.X\.X persistent transient failure; Security "
                 r"or Policy Status") is not None, "the shell answers after ^C")
+sh.send("XYZ")                  # half a line, then ^C at the prompt
+sh.settle(0.2)
+sh.send("\x03")
+sh.settle(0.2)
 sh.line("EHLO again")
 check(sh.expect(r"<- 250 mute") is not None,
-      "after Ctrl-C the same session goes on")
+      "after Ctrl-C the same session goes on; ^C at the prompt dropped "
+      "the half-typed line")
 sh.line("QUIT")
 check(sh.expect(r"<- 221 bye") is not None, "QUIT after Ctrl-C")
 check(sh.close() == 0, "the shell exits normally")

@@ -54,7 +54,8 @@ static const struct command commands[] = {
 	    cmd_pipeline },
 	{ "raw", NEED_CONN_ARGS, 0, "BYTES with \\r \\n \\t \\0 \\xNN",
 	    cmd_raw },
-	{ "explain", NEED_ARGS, 0, "CODE [X.Y.Z]", cmd_explain },
+	{ "explain", NEED_NOTHING, 0, "[CODE] [X.Y.Z] (none: the last reply)",
+	    cmd_explain },
 	{ "caps", NEED_CONN, 0, "", cmd_caps },
 	{ "record", NEED_ARGS, 1, "FILE (session script)", cmd_record },
 	{ "open", NEED_ARGS, 1, "FILE.pcap", capture_open },
@@ -214,8 +215,17 @@ cmd_tls(struct repl *r, const char *args)
 static int
 cmd_explain(struct repl *r, const char *args)
 {
-	(void)r;
-	return (explain(stdout, args));
+	if (*args != '\0')
+		return (explain(stdout, args));
+	if (r->last_code == 0) {
+		printf("** no reply yet: :explain CODE [X.Y.Z]\n");
+		return (-1);
+	}
+	explain_code(stdout, r->last_code);
+	if (r->last_enh.cls != 0)
+		explain_enhanced(stdout, r->last_enh.cls, r->last_enh.subject,
+		    r->last_enh.detail);
+	return (0);
 }
 
 static int

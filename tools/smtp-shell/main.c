@@ -152,6 +152,8 @@ shell_print_reply(struct repl *r, const struct sp_client_reply *rep)
 		printf("\n");
 		p += n + (nl != NULL);
 	}
+	r->last_code = rep->code;
+	r->last_enh = rep->enhanced;
 	if (rep->anomalies > 0)
 		printf("   ! anomaly: %s\n",
 		    sp_anomaly_name(rep->first_anomaly));

@@ -46,6 +46,8 @@ struct repl {
 	int			 interactive;	/* stdin is a terminal */
 	int			 color;
 	int			 in_data;	/* 354 to a typed DATA */
+	int			 last_code;	/* for a bare :explain */
+	struct sp_smtp_enhanced	 last_enh;
 	/* :record: every step of the session since it connected. */
 	sp_script		*rec;
 	char			*rec_path;	/* NULL: not writing */
