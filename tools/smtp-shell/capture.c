@@ -604,17 +604,11 @@ capture_replay(struct repl *r, const char *args)
 	if (rec == NULL)
 		return (-1);
 	if (*rest != '\0') {
-		char *colon;
-
-		snprintf(target, sizeof(target), "%s", rest);
-		colon = strrchr(target, ':');
-		if (colon == NULL) {
-			printf("** :replay N HOST:PORT\n");
-			return (-1);
-		}
-		*colon = '\0';
-		host = target;
-		port = colon + 1;
+		snprintf(target, sizeof(target), "%.*s",
+		    (int)strcspn(rest, " \t"), rest);
+		shell_split_hostport(target, &host, &port);
+		if (port == NULL)
+			port = "25";
 	}
 	if (host == NULL) {
 		printf("** :replay N HOST:PORT (no default target)\n");

@@ -143,23 +143,10 @@ static int
 cmd_connect(struct repl *r, const char *args)
 {
 	char		 buf[512];
-	const char	*host = buf, *port = r->o.implicit_tls ? "465" : "25";
-	char		*colon;
+	const char	*host, *port = r->o.implicit_tls ? "465" : "25";
 
-	snprintf(buf, sizeof(buf), "%s", args);
-	buf[strcspn(buf, " \t")] = '\0';
-	colon = strrchr(buf, ':');
-	if (buf[0] == '[' && strchr(buf, ']') != NULL) {
-		char *rb = strchr(buf, ']');
-
-		*rb = '\0';
-		host = buf + 1;
-		if (rb[1] == ':')
-			port = rb + 2;
-	} else if (colon != NULL && strchr(buf, ':') == colon) {
-		*colon = '\0';
-		port = colon + 1;
-	}
+	snprintf(buf, sizeof(buf), "%.*s", (int)strcspn(args, " \t"), args);
+	shell_split_hostport(buf, &host, &port);
 	return (shell_connect(r, host, port));
 }
 

@@ -29,9 +29,12 @@ usage(FILE *f)
 	    "Lines are sent with CRLF; ':help' lists the shell commands.\n");
 }
 
-/* HOST, HOST:PORT, [v6]:PORT or a bare v6 literal. */
-static void
-split_hostport(char *s, const char **host, const char **port)
+/*
+ * HOST, HOST:PORT, [v6]:PORT or a bare v6 literal, split in place;
+ * *port is left alone when s names none.
+ */
+void
+shell_split_hostport(char *s, const char **host, const char **port)
 {
 	char	*colon = strrchr(s, ':');
 
@@ -105,7 +108,7 @@ parse_args(int argc, char **argv, struct shell_opts *o)
 	if (argc - optind > 1)
 		return (-1);
 	if (argc - optind == 1)
-		split_hostport(argv[optind], &o->host, &o->port);
+		shell_split_hostport(argv[optind], &o->host, &o->port);
 	if (o->port == NULL)
 		o->port = o->implicit_tls ? "465" : "25";
 	return (0);

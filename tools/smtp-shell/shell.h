@@ -70,6 +70,8 @@ void		 shell_print_reply(struct repl *r,
 void		 shell_report(struct repl *r, sp_err e, const char *what);
 void		 shell_print_tls(struct repl *r);
 sp_client	*shell_new_client(struct repl *r);
+void		 shell_split_hostport(char *s, const char **host,
+		    const char **port);
 int		 shell_print_step(void *ud, const struct sp_step_result *s);
 
 /* commands.c */
