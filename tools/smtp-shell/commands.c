@@ -1,7 +1,9 @@
 /*
  * commands.c - the ':' commands.  As in OpenSMTPD's smtp_session.c,
- * each entry pairs a check (a flat list of guards: connected? enough
- * arguments?) with a run function that does the work.
+ * each entry pairs a check (a flat list of guard clauses that says why
+ * the command cannot run now: not connected, no capture open, missing
+ * arguments) with a run function that does the work and may assume
+ * what its check guaranteed.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -13,15 +15,19 @@
 
 #include "shell.h"
 
-enum need { NEED_NOTHING, NEED_CONN, NEED_ARGS, NEED_CONN_ARGS };
+/* A check returns NULL when the command may run, else the reason. */
+typedef const char *check_fn(const struct repl *, const char *args);
 
 struct command {
 	const char	*name;
-	enum need	 need;
+	check_fn	*check;
 	int		 file_arg;	/* complete file names */
 	const char	*usage;
 	int		(*run)(struct repl *, const char *args);
 };
+
+static check_fn	check_none, check_conn, check_args, check_conn_args,
+		check_auth, check_bdat, check_capture, check_session;
 
 static int	cmd_help(struct repl *, const char *);
 static int	cmd_connect(struct repl *, const char *);
@@ -39,31 +45,31 @@ static int	cmd_caps(struct repl *, const char *);
 static int	cmd_record(struct repl *, const char *);
 
 static const struct command commands[] = {
-	{ "help", NEED_NOTHING, 0, "", cmd_help },
-	{ "connect", NEED_ARGS, 0, "HOST[:PORT]", cmd_connect },
-	{ "close", NEED_CONN, 0, "", cmd_close },
-	{ "quit", NEED_NOTHING, 0, "", cmd_quit },
-	{ "exit", NEED_NOTHING, 0, "", cmd_quit },
-	{ "starttls", NEED_CONN, 0, "", cmd_starttls },
-	{ "tls", NEED_NOTHING, 0, "(peer certificate)", cmd_tls },
-	{ "auth", NEED_CONN_ARGS, 0, "plain|login|cram-md5|xoauth2 USER",
+	{ "help", check_none, 0, "", cmd_help },
+	{ "connect", check_args, 0, "HOST[:PORT]", cmd_connect },
+	{ "close", check_conn, 0, "", cmd_close },
+	{ "quit", check_none, 0, "", cmd_quit },
+	{ "exit", check_none, 0, "", cmd_quit },
+	{ "starttls", check_conn, 0, "", cmd_starttls },
+	{ "tls", check_none, 0, "(peer certificate)", cmd_tls },
+	{ "auth", check_auth, 0, "plain|login|cram-md5|xoauth2 USER",
 	    cmd_auth },
-	{ "data", NEED_CONN, 1, "[@FILE]", cmd_data },
-	{ "bdat", NEED_CONN_ARGS, 1, "@FILE [CHUNK]", cmd_bdat },
-	{ "pipeline", NEED_CONN, 0, "(lines, then a lone '.')",
+	{ "data", check_conn, 1, "[@FILE]", cmd_data },
+	{ "bdat", check_bdat, 1, "@FILE [CHUNK]", cmd_bdat },
+	{ "pipeline", check_conn, 0, "(lines, then a lone '.')",
 	    cmd_pipeline },
-	{ "raw", NEED_CONN_ARGS, 0, "BYTES with \\r \\n \\t \\0 \\xNN",
+	{ "raw", check_conn_args, 0, "BYTES with \\r \\n \\t \\0 \\xNN",
 	    cmd_raw },
-	{ "explain", NEED_NOTHING, 0, "[CODE] [X.Y.Z] (none: the last reply)",
+	{ "explain", check_none, 0, "[CODE] [X.Y.Z] (none: the last reply)",
 	    cmd_explain },
-	{ "caps", NEED_CONN, 0, "", cmd_caps },
-	{ "record", NEED_ARGS, 1, "FILE (session script)", cmd_record },
-	{ "open", NEED_ARGS, 1, "FILE.pcap", capture_open },
-	{ "sessions", NEED_NOTHING, 0, "", capture_sessions },
-	{ "show", NEED_ARGS, 0, "N [message]", capture_show },
-	{ "filter", NEED_NOTHING, 0,
+	{ "caps", check_conn, 0, "", cmd_caps },
+	{ "record", check_args, 1, "FILE (session script)", cmd_record },
+	{ "open", check_args, 1, "FILE.pcap", capture_open },
+	{ "sessions", check_capture, 0, "", capture_sessions },
+	{ "show", check_session, 0, "N [message]", capture_show },
+	{ "filter", check_capture, 0,
 	    "[from=S] [to=S] [class=N] [anomaly=S] | off", capture_filter },
-	{ "replay", NEED_ARGS, 0, "N [HOST:PORT]", capture_replay },
+	{ "replay", check_session, 0, "N [HOST:PORT]", capture_replay },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -85,17 +91,82 @@ command_takes_file(const char *name)
 	return (0);
 }
 
-/* The guards, in order; a message says which one failed. */
 static const char *
-check(const struct repl *r, const struct command *c, const char *args)
+check_none(const struct repl *r, const char *args)
 {
-	int conn = r->c != NULL && sp_client_is_open(r->c);
+	(void)r;
+	(void)args;
+	return (NULL);
+}
 
-	if ((c->need == NEED_CONN || c->need == NEED_CONN_ARGS) && !conn)
+static const char *
+check_conn(const struct repl *r, const char *args)
+{
+	(void)args;
+	if (r->c == NULL || !sp_client_is_open(r->c))
 		return ("not connected; :connect HOST[:PORT]");
-	if ((c->need == NEED_ARGS || c->need == NEED_CONN_ARGS) &&
-	    *args == '\0')
+	return (NULL);
+}
+
+static const char *
+check_args(const struct repl *r, const char *args)
+{
+	(void)r;
+	if (*args == '\0')
 		return ("missing arguments");
+	return (NULL);
+}
+
+static const char *
+check_conn_args(const struct repl *r, const char *args)
+{
+	const char *why = check_conn(r, args);
+
+	return (why != NULL ? why : check_args(r, args));
+}
+
+static const char *
+check_auth(const struct repl *r, const char *args)
+{
+	const char *why = check_conn_args(r, args);
+
+	if (why != NULL)
+		return (why);
+	if (args[strcspn(args, " \t")] == '\0')
+		return ("no user name");
+	return (NULL);
+}
+
+static const char *
+check_bdat(const struct repl *r, const char *args)
+{
+	const char *why = check_conn_args(r, args);
+
+	if (why != NULL)
+		return (why);
+	if (args[0] != '@')
+		return ("the file is written @FILE");
+	return (NULL);
+}
+
+static const char *
+check_capture(const struct repl *r, const char *args)
+{
+	(void)args;
+	if (r->caps == NULL)
+		return ("no capture open; :open FILE.pcap");
+	return (NULL);
+}
+
+static const char *
+check_session(const struct repl *r, const char *args)
+{
+	const char *why = check_capture(r, args);
+
+	if (why != NULL)
+		return (why);
+	if (*args < '1' || *args > '9')
+		return ("which session? (:sessions lists them)");
 	return (NULL);
 }
 
@@ -112,11 +183,14 @@ command_run(struct repl *r, const char *line)
 		if (strlen(commands[i].name) != n ||
 		    strncmp(commands[i].name, name, n) != 0)
 			continue;
-		why = check(r, &commands[i], args);
+		why = commands[i].check(r, args);
 		if (why == NULL)
 			return (commands[i].run(r, args));
-		printf("** :%s: %s (usage: :%s %s)\n", commands[i].name, why,
-		    commands[i].name, commands[i].usage);
+		printf("** :%s: %s", commands[i].name, why);
+		if (commands[i].usage[0] != '\0')
+			printf(" (usage: :%s %s)", commands[i].name,
+			    commands[i].usage);
+		printf("\n");
 		return (-1);
 	}
 	printf("** unknown command %.*s (:help lists them; to send a line "
