@@ -9,7 +9,7 @@ import subprocess
 import tempfile
 import time
 
-from shellpty import (Shell, need_shell, check, done, skip, free_port,
+from shellpty import (SHELL, Shell, need_shell, check, done, skip, free_port,
                       RawServer, read_line)
 
 need_shell()
@@ -23,8 +23,13 @@ sink = subprocess.Popen(["smtp-sink", "-u", "nobody", "-R", work,
                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 time.sleep(0.5)
 try:
+    rec = os.path.join(work, "sink.smtp")
+    eml = os.path.join(work, "m.eml")
+    with open(eml, "w") as f:
+        f.write("Subject: file\n\n.dot first\nend\n")
     sh = Shell("127.0.0.1:%d" % port, home=work)
     check(sh.expect(r"<- 220 .*ESMTP") is not None, "smtp-sink greeting")
+    sh.line(":record " + rec)
     sh.line("EHLO tester")
     check(sh.expect(r"250-DSN") is not None, "EHLO lists DSN")
     sh.expect(r"smtp> ")
@@ -63,6 +68,13 @@ try:
         sh.line(l)
     check(sh.expect(r"data> \.\s*\n<- 250 ") is not None,
           "typed message lines, one reply after the lone dot")
+    sh.line("RSET")
+    sh.line("MAIL FROM:<a@example.test>")
+    sh.line("RCPT TO:<b@example.test>")
+    sh.line(":data @" + eml)
+    check(sh.expect(r"-> DATA\s+<- 354 [^\n]*\n-> \d+ bytes, then "
+                    r"<CRLF>\.<CRLF>\s+<- 250 ") is not None,
+          ":data @file: 354, the file, 250")
     sh.line("XYZZY")
     check(sh.expect(r"<- 5\d\d ") is not None, "unknown verb: 5xx")
     sh.line(":explain")
@@ -71,6 +83,25 @@ try:
     sh.line("QUIT")
     sh.expect(r"<- 221")
     sh.close()
+    # The recording (pipeline, raw, typed DATA, data @file, a 5xx)
+    # replays against the same server with every expectation held.
+    text = open(rec).read()
+    print("\n".join("    " + l for l in text.splitlines()))
+    check("pipeline\n" in text and 'sendraw "NOOP\\r\\nNOOP\\r\\n"' in text
+          and "data @" in text, "recording has pipeline, sendraw, data")
+    r = subprocess.run([SHELL, "--script", rec, "127.0.0.1:%d" % port],
+                       capture_output=True, text=True, timeout=60,
+                       stdin=subprocess.DEVNULL)
+    print(r.stdout[-800:])
+    check(r.returncode == 0 and "\x1b[" not in r.stdout,
+          "--script replays the recorded session: status 0, no colour")
+
+    # Without a terminal: lines from a pipe, no prompt, no colour.
+    r = subprocess.run([SHELL, "127.0.0.1:%d" % port], input="EHLO x\nQUIT\n",
+                       capture_output=True, text=True, timeout=30)
+    check(r.returncode == 0 and "<- 221" in r.stdout and
+          "smtp>" not in r.stdout and "\x1b[" not in r.stdout,
+          "piped input: replies shown, no prompt, no colour")
 finally:
     sink.terminate()
     sink.wait(5)
