@@ -18,7 +18,7 @@ from clientlib import (SRC, BUILD, USER, PASSWORD, check, done, skip,  # noqa
                        free_port, make_ca, RawServer, read_line, failures)
 
 SHELL = os.path.join(BUILD, "tools", "smtp-shell", "smtp-shell")
-ANSI = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][AB0]|\r")
+ANSI = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][AB0]|\r|\x07")
 
 
 def need_shell():

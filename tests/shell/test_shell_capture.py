@@ -45,6 +45,14 @@ def lines_of(path):
 
 sh = Shell(home=work)
 sh.expect(r"smtp> ")
+# File names complete after a command that takes one.
+sh.send(":open " + os.path.join(CAP, "multi_r") + "\t")
+check(sh.expect(r"multi_rset\.") is not None, ":open completes file names")
+sh.send("\t\t")
+check(sh.expect(r"multi_rset\.c2s\s+multi_rset\.json\s+multi_rset\.pcap")
+      is not None, "and lists the candidates")
+sh.send("\x15")
+sh.settle(0.2)
 for case in ("basic", "interleaved", "multi_rset", "pipelining", "ipv6",
              "bdat", "smuggling"):
     meta = json.load(open(os.path.join(CAP, case + ".json")))

@@ -148,6 +148,40 @@ check(sh.close() == 0, "the shell exits normally")
 srv.stop()
 
 
+# :auth xoauth2: the encoding checked by a scripted server.
+import base64  # noqa: E402
+seen = []
+
+
+def oauth(conn, srv):
+    conn.sendall(b"220 oauth\r\n")
+    l = read_line(conn)                       # EHLO
+    conn.sendall(b"250-oauth\r\n250 AUTH XOAUTH2\r\n")
+    l = read_line(conn).rstrip(b"\r\n")
+    seen.append(l)
+    want = b"user=u@example.test\x01auth=Bearer tok-123\x01\x01"
+    ok = l.startswith(b"AUTH XOAUTH2 ") and base64.b64decode(l[13:]) == want
+    conn.sendall(b"235 2.7.0 ok\r\n" if ok else b"535 5.7.8 no\r\n")
+    read_line(conn)
+
+
+srv = RawServer(oauth, seconds=30)
+sh = Shell("127.0.0.1:%d" % srv.port, home=work)
+sh.expect(r"<- 220 oauth")
+sh.line("EHLO x")
+sh.expect(r"<- 250 AUTH XOAUTH2")
+sh.settle(0.2)
+sh.send("AUTH \t")
+check(sh.expect(r"AUTH XOAUTH2") is not None, "AUTH mechanism completes")
+sh.send("\x15")
+sh.line(":auth xoauth2 u@example.test")
+sh.expect(r"token: ")
+sh.line("tok-123")
+check(sh.expect(r"<- 235 ") is not None and "tok-123" not in sh.text(),
+      "XOAUTH2 encoded as the server expects; the token is not shown")
+sh.close()
+srv.stop()
+
 # A dropped connection is reported and the shell stays.
 def drop(conn, srv):
     conn.sendall(b"220 dropper\r\n")
