@@ -202,12 +202,17 @@ check(sh.expect(r"421 <domain> Service not available") is not None,
 sh.close()
 
 # 9. -k relaxes verification; :auth login.
+# A typed STARTTLS is followed by the handshake too.
+rec2 = os.path.join(work, "typed.smtp")
 sh = Shell("-k", target, home=work)
 sh.expect(r"<- 220")
+sh.line(":record " + rec2)
 sh.line("EHLO tester")
 sh.expect(r"<- 250 HELP")
-sh.line(":starttls")
-check(sh.expect(r"verified: NO") is not None, "-k: TLS up, shown unverified")
+sh.line("STARTTLS")
+check(sh.expect(r"<- 220 [^\n]*\n\s*TLS TLSv1") is not None and
+      sh.expect(r"verified: NO") is not None,
+      "-k, typed STARTTLS: TLS up, shown unverified")
 sh.line("EHLO tester")
 sh.expect(r"<- 250 HELP")
 sh.line(":auth login " + USER)
@@ -215,6 +220,14 @@ sh.expect(r"password: ")
 sh.line(PASSWORD)
 check(sh.expect(r"<- 235 ") is not None, "AUTH LOGIN succeeds (235)")
 sh.close()
+text = open(rec2).read()
+check("send STARTTLS\nexpect 220\ntls\n" in text and "auth login" in text,
+      "typed STARTTLS recorded as send, expect 220, tls")
+r = subprocess.run([SHELL, "-k", "--script", rec2, target],
+                   capture_output=True, text=True, timeout=60, env=env,
+                   stdin=subprocess.DEVNULL)
+check(r.returncode == 0, "and that recording replays (status %d)" %
+      r.returncode)
 
 # 10. CRAM-MD5 (RFC 2195) answered from the 334 challenge; a wrong
 # password gets 535 and the session goes on.

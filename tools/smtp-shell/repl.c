@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <readline/readline.h>
@@ -139,6 +140,27 @@ remember(struct repl *r, const char *line)
 		write_history(hist);
 }
 
+/*
+ * A typed STARTTLS that got its 220 is followed by the handshake
+ * (RFC 3207 4), as :starttls does; to test what a server does with
+ * bytes after the 220 in clear, send them with :raw instead.
+ */
+static void
+typed_starttls(struct repl *r)
+{
+	struct sp_script_step	st;
+	sp_err			e = sp_client_tls_upgrade(r->c);
+
+	if (e != SP_E_OK) {
+		shell_report(r, e, "TLS handshake");
+		return;
+	}
+	memset(&st, 0, sizeof(st));
+	st.op = SP_STEP_TLS;
+	record_step(r, &st);
+	shell_print_tls(r);
+}
+
 /* A line that is not a ':' command goes to the server as it is. */
 static void
 one_line(struct repl *r, const char *line)
@@ -157,7 +179,9 @@ one_line(struct repl *r, const char *line)
 			return;
 		r->in_data = 0;
 	}
-	shell_read_replies(r, 1, 0);
+	if (shell_read_replies(r, 1, 0) == 0 && r->last_code == 220 &&
+	    strcasecmp(line, "STARTTLS") == 0)
+		typed_starttls(r);
 }
 
 int
