@@ -16,9 +16,13 @@
 #include "record.h"
 #include "shell.h"
 
+/* Sessions kept from one capture; more are counted, not kept. */
+#define CAPTURE_MAX_SESSIONS	100000
+
 struct capture_set {
 	char		*path;
 	json_object	*all;		/* array of session records */
+	size_t		 dropped;	/* over CAPTURE_MAX_SESSIONS */
 	/* :filter; "" matches everything. */
 	char		 from[256], to[256], anomaly[64];
 	int		 cls;		/* reply class 2..5, 0: any */
@@ -37,16 +41,30 @@ capture_free(struct capture_set *cs)
 static void
 keep_record(void *ud, json_object *rec)
 {
-	json_object_array_add(ud, json_object_get(rec));
+	struct capture_set *cs = ud;
+
+	if (json_object_array_length(cs->all) >= CAPTURE_MAX_SESSIONS) {
+		cs->dropped++;
+		return;
+	}
+	json_object_array_add(cs->all, json_object_get(rec));
 }
 
+/* Every packet through the analyzer; Ctrl-C stops at the next one. */
 static sp_err
-decode(sp_capture *cap, sp_analyzer *an)
+decode(sp_capture *cap, sp_analyzer *an, volatile sig_atomic_t *cancel)
 {
 	struct sp_packet	pkt;
 	sp_err			e;
 
 	for (;;) {
+		if (*cancel) {
+			printf("^C: decoding stopped; the sessions so far are "
+			    "kept\n");
+			*cancel = 0;
+			e = SP_E_EOF;
+			break;
+		}
 		e = sp_capture_next(cap, &pkt);
 		if (e == SP_E_AGAIN)
 			continue;
@@ -83,12 +101,12 @@ capture_open(struct repl *r, const char *path)
 	sp_analyzer_options_default(&ao);
 	e = sp_capture_open_file(&cap, path, NULL, &lim, err, sizeof(err));
 	if (e == SP_E_OK) {
-		rec = recorder_new(&ro, keep_record, NULL, cs->all);
+		rec = recorder_new(&ro, keep_record, NULL, cs);
 		e = rec == NULL ? SP_E_NOMEM :
 		    sp_analyzer_new(&an, &lim, &ao, recorder_event, rec);
 	}
 	if (e == SP_E_OK)
-		e = decode(cap, an);
+		e = decode(cap, an, &r->cancel);
 	sp_analyzer_free(an);
 	recorder_free(rec);
 	sp_capture_free(cap);
@@ -101,6 +119,9 @@ capture_open(struct repl *r, const char *path)
 	r->caps = cs;
 	printf("%s: %zu SMTP session(s); :sessions lists them\n", path,
 	    json_object_array_length(cs->all));
+	if (cs->dropped > 0)
+		printf("** %zu more session(s) not kept (limit %u)\n",
+		    cs->dropped, CAPTURE_MAX_SESSIONS);
 	return (0);
 }
 
@@ -532,7 +553,7 @@ replay_event(void *ud, const struct sp_event *ev)
 }
 
 static sp_script *
-replay_script(const char *path, size_t n)
+replay_script(const char *path, size_t n, volatile sig_atomic_t *cancel)
 {
 	struct sp_analyzer_options	 ao;
 	struct sp_limits		 lim;
@@ -552,7 +573,7 @@ replay_script(const char *path, size_t n)
 	if (sp_capture_open_file(&cap, path, NULL, &lim, err, sizeof(err)) ==
 	    SP_E_OK && sp_analyzer_new(&an, &lim, &ao, replay_event, rp) ==
 	    SP_E_OK)
-		decode(cap, an);
+		decode(cap, an, cancel);
 	sp_analyzer_free(an);
 	sp_capture_free(cap);
 	for (i = 0; i < REPLAY_FLOWS; i++)
@@ -614,7 +635,7 @@ capture_replay(struct repl *r, const char *args)
 		printf("** :replay N HOST:PORT (no default target)\n");
 		return (-1);
 	}
-	s = replay_script(r->caps->path, strtoul(args, NULL, 10));
+	s = replay_script(r->caps->path, strtoul(args, NULL, 10), &r->cancel);
 	if (s == NULL)
 		return (-1);
 	rc = replay_run(r, s, host, port);
