@@ -191,6 +191,11 @@ check(r.returncode == 2, "--script: missing file gives status 2")
 # 8. Without the CA, verification fails and the shell goes on.
 sh = Shell(target, home=work)
 sh.expect(r"<- 220")
+sh.settle(0.2)
+sh.send("\x1b[A\x1b[A")        # two lines back in the last run's history
+check(sh.expect(r"smtp> [^\n]*:explain 550 5\.7\.1") is not None,
+      "history from the last run is recalled with Up")
+sh.send("\x15")
 sh.line("EHLO tester")
 sh.expect(r"<- 250 HELP")
 sh.line(":starttls")
