@@ -38,6 +38,7 @@
 #define MAX_RCPTS	100
 #define MAX_SIZE	(64u << 20)
 #define MAX_DURATION	86400.0
+#define MAX_ADDR	512	/* RFC 5321 4.5.3.1.3: a path is 256 */
 
 struct load_cfg {
 	const char	*host, *port;
@@ -145,12 +146,13 @@ static int
 envelope_pipelined(struct sess *s)
 {
 	const struct load_cfg *cfg = s->w->run->cfg;
-	char		 buf[MAX_RCPTS + 2][600];
+	char		 buf[MAX_RCPTS + 2][MAX_ADDR + 16];
 	const char	*lines[MAX_RCPTS + 2];
 	size_t		 lens[MAX_RCPTS + 2], n = 0;
 	sp_err		 e;
 	int		 k;
 
+	/* The addresses were checked against this size in parse_args. */
 	k = snprintf(buf[n], sizeof(buf[n]), "MAIL FROM:<%s>", cfg->from);
 	lens[n] = (size_t)k, lines[n] = buf[n], n++;
 	for (unsigned i = 0; i < cfg->rcpts; i++) {
@@ -278,8 +280,9 @@ phase_of_verb(const char *sent)
 
 /*
  * Script steps to phases: an expect step answers the last command
- * sent (nothing sent yet: the banner); data, starttls, auth and quit
- * steps carry their own final reply.
+ * sent (nothing sent yet: the banner), or the end of data after a
+ * data or bdat step; starttls, auth and quit steps carry their own
+ * final reply, a data step the 354.
  */
 static int
 on_step(void *ud, const struct sp_step_result *r)
@@ -295,9 +298,14 @@ on_step(void *ud, const struct sp_step_result *r)
 	case SP_STEP_EXPECT:
 		p = r->index == 0 ? LS_BANNER : s->last;
 		break;
-	case SP_STEP_DATA:
+	case SP_STEP_DATA:		/* its code is the 354's */
+		p = LS_DATA;
+		s->last = LS_DOT;
+		break;
 	case SP_STEP_DATA_BODY:
-		p = LS_DOT;
+	case SP_STEP_BDAT:
+	case SP_STEP_BDAT_FILE:
+		s->last = LS_DOT;	/* the next expect ends the data */
 		break;
 	case SP_STEP_STARTTLS: p = LS_STARTTLS; break;
 	case SP_STEP_AUTH: p = LS_AUTH; break;
@@ -722,6 +730,12 @@ parse_args(struct load_cfg *cfg, int argc, char **argv, char *tbuf,
 	if (cfg->host == NULL) {
 		fprintf(stderr, "smtp-replay: --target HOST:PORT is required "
 		    "(there is no default target)\n");
+		return (-1);
+	}
+	if (strlen(cfg->from) > MAX_ADDR || strlen(cfg->rcpt) > MAX_ADDR ||
+	    strlen(cfg->helo) > MAX_ADDR) {
+		fprintf(stderr, "smtp-replay: --from, --rcpt, --helo: at most "
+		    "%d bytes\n", MAX_ADDR);
 		return (-1);
 	}
 	if (messages > 0)
