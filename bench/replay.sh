@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # smtp-replay load benchmark: Postfix smtp-source and smtp-replay --load,
 # in the same run, against one Postfix smtp-sink on loopback, with the
-# same number and size of messages (one message per session, as
-# smtp-source sends them) at each concurrency.  smtp-replay runs lock-step
+# same number and size of messages at each concurrency: one message per
+# session (smtp-source's default), then every message of a slot over one
+# connection (smtp-source -d, smtp-replay -k).  smtp-replay runs lock-step
 # and with RFC 2920 pipelining.  Prints messages/s (from the median wall
 # time of the whole process), CPU, the ratio to smtp-source, and
 # smtp-replay's per-phase latency percentiles, which smtp-source cannot
@@ -103,6 +104,18 @@ for c in $concs; do
 	    --target "$target" --concurrency "$c" --repeat "$n" --size "$size" \
 	    --pipelining --json "$tmp/last-$c.json"
 	cp "$tmp/stdout" "$tmp/table-$c.txt"
+	# Connections kept: smtp-source -d sends every message of a slot
+	# over one connection; smtp-replay gets the same with -k.
+	k=$(( (n + c - 1) / c ))
+	measure "smtp-source -s $c -d" smtp-source -d -s "$c" -m "$n" \
+	    -l "$size" "$target"
+	measure "smtp-replay -c $c -k $k" "$tool" --load --no-progress \
+	    --target "$target" --concurrency "$c" --messages "$n" -k "$k" \
+	    --size "$size"
+	measure "smtp-replay -c $c -k $k --pipelining" "$tool" --load \
+	    --no-progress --target "$target" --concurrency "$c" \
+	    --messages "$n" -k "$k" --size "$size" --pipelining
+	cp "$tmp/stdout" "$tmp/table-k-$c.txt"
 done
 
 awk -F'\t' -v n="$n" '
@@ -119,9 +132,13 @@ awk -F'\t' -v n="$n" '
 	}' "$tmp/results"
 echo
 echo "x source: smtp-source's median wall time over this row's, at the same"
-echo "  concurrency (the aim is at least 1.5 with --pipelining)."
+echo "  concurrency and connection use (the aim is at least 1.5 with"
+echo "  --pipelining); -d / -k K: K messages per connection."
 for c in $concs; do
 	echo
 	echo "== smtp-replay -c $c --pipelining, latency per phase (last run)"
 	sed -n '/^phase/,$p' "$tmp/table-$c.txt"
+	echo
+	echo "== smtp-replay -c $c -k K --pipelining (last run)"
+	sed -n '/^phase/,$p' "$tmp/table-k-$c.txt"
 done
