@@ -143,7 +143,7 @@ ehlo(struct sess *s)
  * server advertised PIPELINING; the replies come back in order.
  */
 static int
-envelope_pipelined(struct sess *s)
+send_envelope(struct sess *s)
 {
 	const struct load_cfg *cfg = s->w->run->cfg;
 	char		 buf[MAX_RCPTS + 2][MAX_ADDR + 16];
@@ -165,9 +165,15 @@ envelope_pipelined(struct sess *s)
 		fail(s, e, 0);
 		return (-1);
 	}
+	return (0);
+}
+
+static int
+read_envelope(struct sess *s)
+{
 	if (expect(s, LS_MAIL, 2) != 0)
 		return (-1);
-	for (unsigned i = 0; i < cfg->rcpts; i++)
+	for (unsigned i = 0; i < s->w->run->cfg->rcpts; i++)
 		if (expect(s, LS_RCPT, 2) != 0)
 			return (-1);
 	return (expect(s, LS_DATA, 3));
@@ -190,32 +196,67 @@ envelope_lockstep(struct sess *s)
 	return (expect(s, LS_DATA, 3));
 }
 
-/*
- * One transaction; with pipelining the QUIT after the last message
- * goes out right behind the end of data (RFC 2920 3.1 lets QUIT end a
- * group), saving a round trip as Postfix's own client does.
- */
 static int
-transaction(struct sess *s, int pipe, int last)
+message_sent(struct sess *s)
+{
+	struct load_run *run = s->w->run;
+
+	s->w->st->messages++;
+	s->w->st->bytes += run->msglen;
+	atomic_fetch_add_explicit(&run->msgs, 1, memory_order_relaxed);
+	return (0);
+}
+
+static int
+send_body(struct sess *s)
 {
 	struct load_run	*run = s->w->run;
 	sp_err		 e;
 
-	if ((pipe ? envelope_pipelined(s) : envelope_lockstep(s)) != 0)
-		return (-1);
 	e = sp_client_send_message(s->c, run->msg, run->msglen, 0);
 	if (e != SP_E_OK) {
 		fail(s, e, 0);
 		return (-1);
 	}
-	if (pipe && last && send_cmd(s, "QUIT", "", "") != 0)
-		return (-1);
-	if (expect(s, LS_DOT, 2) != 0)
-		return (-1);
-	s->w->st->messages++;
-	s->w->st->bytes += run->msglen;
-	atomic_fetch_add_explicit(&run->msgs, 1, memory_order_relaxed);
 	return (0);
+}
+
+/* Lock-step: every command waits for the reply to the one before. */
+static int
+transactions_lockstep(struct sess *s, unsigned k)
+{
+	for (unsigned i = 0; i < k; i++) {
+		if (envelope_lockstep(s) != 0 || send_body(s) != 0 ||
+		    expect(s, LS_DOT, 2) != 0 || message_sent(s) != 0)
+			return (-1);
+	}
+	if (send_cmd(s, "QUIT", "", "") != 0)
+		return (-1);
+	return (expect(s, LS_QUIT, 2));
+}
+
+/*
+ * Pipelined: message content may start a group (RFC 2920 3.1), so the
+ * end of data goes out with the next MAIL, RCPT and DATA, or with QUIT
+ * after the last message, before the 250 to the data is read.  A
+ * message then costs one round trip for the envelope and one for the
+ * data, shared with the next envelope.
+ */
+static int
+transactions_pipelined(struct sess *s, unsigned k)
+{
+	if (send_envelope(s) != 0)
+		return (-1);
+	for (unsigned i = 0; i < k; i++) {
+		if (read_envelope(s) != 0 || send_body(s) != 0)
+			return (-1);
+		if (i + 1 < k ? send_envelope(s) != 0 :
+		    send_cmd(s, "QUIT", "", "") != 0)
+			return (-1);
+		if (expect(s, LS_DOT, 2) != 0 || message_sent(s) != 0)
+			return (-1);
+	}
+	return (expect(s, LS_QUIT, 2));
 }
 
 static int
@@ -251,12 +292,8 @@ builtin(struct sess *s)
 		return (-1);
 	caps = sp_client_capabilities(s->c);
 	pipe = cfg->pipelining && caps != NULL && caps->pipelining;
-	for (unsigned i = 0; i < cfg->per_session; i++)
-		if (transaction(s, pipe, i + 1 == cfg->per_session) != 0)
-			return (-1);
-	if (!pipe && send_cmd(s, "QUIT", "", "") != 0)
-		return (-1);
-	return (expect(s, LS_QUIT, 2));
+	return (pipe ? transactions_pipelined(s, cfg->per_session) :
+	    transactions_lockstep(s, cfg->per_session));
 }
 
 static enum ls_phase
