@@ -75,6 +75,7 @@ struct worker {
 	struct ls_stats		*st;
 	char			*out;		/* the next write (pipelining) */
 	size_t			 outcap;
+	sp_client		*c;		/* reused: see session() */
 };
 
 /* What an envelope group can take: MAIL, the RCPTs, DATA. */
@@ -441,10 +442,16 @@ session(struct worker *w)
 	memset(&s, 0, sizeof(s));
 	s.w = w;
 	w->st->sessions++;
-	if (sp_client_new(&s.c, &run->copt) != SP_E_OK) {
+	/*
+	 * One client per worker, closed and connected again for each
+	 * session (connect starts a fresh parser and reply queue): its
+	 * buffers are allocated once, not per session.
+	 */
+	if (w->c == NULL && sp_client_new(&w->c, &run->copt) != SP_E_OK) {
 		w->st->errors[LS_ERR_OTHER]++;
 		goto out;
 	}
+	s.c = w->c;
 	e = sp_client_connect(s.c, run->cfg->host, run->cfg->port);
 	if (e != SP_E_OK) {
 		fail(&s, e, 0);
@@ -461,7 +468,7 @@ out:
 	if (rc != 0)
 		atomic_fetch_add_explicit(&run->errs, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&run->done, 1, memory_order_relaxed);
-	sp_client_free(s.c);
+	sp_client_close(s.c);
 }
 
 static void
@@ -503,6 +510,8 @@ worker_main(void *arg)
 			break;
 		session(w);
 	}
+	sp_client_free(w->c);
+	w->c = NULL;
 	atomic_fetch_sub(&run->running, 1);
 	return (NULL);
 }
