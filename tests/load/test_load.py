@@ -121,7 +121,53 @@ j = load_json(js)
 check(rc == 1 and j["errors"]["refused"] == 50 and
       time.monotonic() - t0 < 10, "no server: 50 refused, quickly")
 
-# 8. No target, no run.
+# 8. A server that never answers: --duration and SIGINT end the waits
+#    in progress at once (class "cancelled"), not after --timeout.
+import signal
+import socket
+import subprocess
+import threading
+
+mute = socket.socket()
+mute.bind(("127.0.0.1", 0))
+mute.listen(64)
+held = []
+
+
+def hold():
+    mute.settimeout(0.2)
+    end = time.monotonic() + 20
+    while time.monotonic() < end:
+        try:
+            held.append(mute.accept()[0])
+        except OSError:
+            pass
+
+
+threading.Thread(target=hold, daemon=True).start()
+mtarget = "127.0.0.1:%d" % mute.getsockname()[1]
+t0 = time.monotonic()
+rc, out, _ = replay("--target", mtarget, "--repeat", "10", "--concurrency",
+                    "3", "--timeout", "30", "--duration", "1", "--json", js)
+took = time.monotonic() - t0
+j = load_json(js)
+check(rc == 1 and took < 5 and j["errors"]["cancelled"] == 3,
+      "silent server, --duration 1: 3 waits cancelled in %.2f s" % took)
+from loadlib import TOOL
+proc = subprocess.Popen([TOOL, "--target", mtarget, "--repeat", "10",
+                         "--concurrency", "2", "--timeout", "30",
+                         "--no-progress"], stdout=subprocess.PIPE, text=True)
+time.sleep(1)
+t0 = time.monotonic()
+proc.send_signal(signal.SIGINT)
+out, _ = proc.communicate(timeout=10)
+print("    " + out.replace("\n", "\n    "))
+check(proc.returncode == 1 and time.monotonic() - t0 < 3 and
+      "interrupted" in out and "cancelled 2" in out,
+      "SIGINT: waits cancelled, figures printed, exit 1")
+mute.close()
+
+# 9. No target, no run.
 rc, out, err = replay("--repeat", "5")
 check(rc == 2 and "--target" in err, "no --target: refused with exit 2")
 rc, out, err = replay("--repeat", "0", "--target", "127.0.0.1:1")

@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include <getopt.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,7 +64,9 @@ struct load_run {
 	uint8_t			*wire;		/* it dot-stuffed, CRLF.CRLF */
 	size_t			 wirelen;
 	uint64_t		 t0, deadline;	/* ns, monotonic */
-	volatile sig_atomic_t	 stop;		/* the clients' cancel flag */
+	atomic_int		 stop;		/* no new sessions */
+	int			 cancel[2];	/* a pipe: readable = stop */
+	int			 interrupted;	/* SIGINT or SIGTERM */
 	atomic_ullong		 next;		/* next session's ticket */
 	atomic_ullong		 done, ok, msgs, errs;
 	atomic_uint		 running;
@@ -471,6 +474,20 @@ out:
 	sp_client_close(s.c);
 }
 
+/*
+ * Stop the run: no new session, and every wait in progress ends at
+ * once with SP_E_CANCELLED, since the client polls cancel_fd beside
+ * its socket and the pipe stays readable.
+ */
+static void
+stop_run(struct load_run *run)
+{
+	if (atomic_exchange(&run->stop, 1) == 0 &&
+	    write(run->cancel[1], "x", 1) < 0)
+		fprintf(stderr, "smtp-replay: cannot cancel waits: %s\n",
+		    strerror(errno));
+}
+
 static void
 sleep_until(uint64_t t)
 {
@@ -497,7 +514,7 @@ worker_main(void *arg)
 
 	for (;;) {
 		i = atomic_fetch_add(&run->next, 1);
-		if (i >= run->cfg->sessions || run->stop)
+		if (i >= run->cfg->sessions || atomic_load(&run->stop))
 			break;
 		if (run->cfg->rate > 0) {
 			at = run->t0 + (uint64_t)((double)i * 1e9 /
@@ -506,7 +523,7 @@ worker_main(void *arg)
 				break;
 			sleep_until(at);
 		}
-		if (ls_now() >= run->deadline || run->stop)
+		if (ls_now() >= run->deadline || atomic_load(&run->stop))
 			break;
 		session(w);
 	}
@@ -580,18 +597,25 @@ progress(struct load_run *run, int final)
 	    t > 0 ? (double)msgs / t : 0.0, final ? "\n" : "");
 }
 
-/* Wait for the workers, print progress and stop them at the deadline. */
+/*
+ * Wait for the workers, print progress, stop them at the deadline or
+ * on SIGINT/SIGTERM.  The signals are blocked in every thread and
+ * taken here synchronously (sigtimedwait): no handler, no global.
+ */
 static void
-supervise(struct load_run *run)
+supervise(struct load_run *run, const sigset_t *sigs)
 {
 	uint64_t next = ls_now();
 
 	while (atomic_load(&run->running) > 0) {
 		struct timespec ts = { 0, 50 * 1000 * 1000 };
 
-		nanosleep(&ts, NULL);
+		if (sigtimedwait(sigs, NULL, &ts) > 0) {
+			run->interrupted = 1;
+			stop_run(run);
+		}
 		if (ls_now() >= run->deadline)
-			run->stop = 1;
+			stop_run(run);
 		if (run->cfg->progress && ls_now() >= next) {
 			progress(run, 0);
 			next = ls_now() + 250 * 1000 * 1000;
@@ -858,7 +882,7 @@ client_options(struct load_run *run)
 	run->copt.family = cfg->family;
 	run->copt.ca_file = cfg->ca_file;
 	run->copt.no_verify = cfg->no_verify;
-	run->copt.cancel_flag = &run->stop;
+	run->copt.cancel_fd = run->cancel[0];
 	t->connect_ms = t->tls_ms = t->greeting_ms = t->mail_ms = ms;
 	t->rcpt_ms = t->data_start_ms = t->data_block_ms = ms;
 	t->data_end_ms = t->command_ms = ms;
@@ -899,6 +923,7 @@ run_load(struct load_run *run, struct ls_stats *total)
 {
 	const struct load_cfg *cfg = run->cfg;
 	struct worker	*w;
+	sigset_t	 sigs, old;
 	int		 started;
 
 	w = calloc(cfg->concurrency, sizeof(*w));
@@ -911,12 +936,17 @@ run_load(struct load_run *run, struct ls_stats *total)
 		if (w[i].st == NULL || w[i].out == NULL)
 			goto fail;
 	}
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &sigs, &old);
 	run->t0 = ls_now();
 	run->deadline = run->t0 + (uint64_t)(cfg->duration * 1e9);
 	started = start_workers(run, w, cfg->concurrency);
-	supervise(run);
+	supervise(run, &sigs);
 	for (int i = 0; i < started; i++)
 		pthread_join(w[i].tid, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	for (unsigned i = 0; i < cfg->concurrency; i++)
 		ls_stats_merge(total, w[i].st);
 	free_workers(w, cfg->concurrency);
@@ -950,14 +980,22 @@ load_main(int argc, char **argv)
 	run = calloc(1, sizeof(*run));
 	total = calloc(1, sizeof(*total));
 	rc = 2;
+	if (run != NULL)
+		run->cancel[0] = run->cancel[1] = -1;
 	if (run == NULL || total == NULL)
 		goto out;
 	run->cfg = &cfg;
 	run->script = script;
+	if (pipe(run->cancel) != 0) {
+		fprintf(stderr, "smtp-replay: pipe: %s\n", strerror(errno));
+		goto out;
+	}
 	client_options(run);
 	if (make_message(run) != 0 || run_load(run, total) != 0)
 		goto out;
 	secs = (double)(ls_now() - run->t0) / 1e9;
+	if (run->interrupted)
+		printf("interrupted: the figures cover what ran\n");
 	report(&cfg, total, secs);
 	rc = total->sessions_ok == total->sessions && total->sessions > 0 ?
 	    0 : 1;
@@ -967,6 +1005,10 @@ out:
 	if (run != NULL) {
 		free(run->msg);
 		free(run->wire);
+		if (run->cancel[0] >= 0)
+			close(run->cancel[0]);
+		if (run->cancel[1] >= 0)
+			close(run->cancel[1]);
 	}
 	free(run);
 	free(total);

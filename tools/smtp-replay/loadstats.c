@@ -15,7 +15,7 @@ static const char *const phase_names[LS_NPHASES] = {
 
 static const char *const err_names[LS_NERRS] = {
 	"refused", "connect", "timeout", "4xx", "5xx", "tls", "reset",
-	"closed", "protocol", "other"
+	"closed", "protocol", "cancelled", "other"
 };
 
 const char *
@@ -169,6 +169,8 @@ ls_classify(sp_err e, const char *msg, int code)
 		return (LS_ERR_PROTOCOL);
 	case SP_E_TIMEOUT:
 		return (LS_ERR_TIMEOUT);
+	case SP_E_CANCELLED:
+		return (LS_ERR_CANCELLED);
 	case SP_E_TLS:
 		return (LS_ERR_TLS);
 	case SP_E_RESET:

@@ -48,6 +48,7 @@ enum ls_err {
 	LS_ERR_RESET,		/* RST from the server */
 	LS_ERR_CLOSED,		/* orderly close before QUIT's reply */
 	LS_ERR_PROTOCOL,	/* malformed or unexpected reply */
+	LS_ERR_CANCELLED,	/* cut short: --duration or a signal */
 	LS_ERR_OTHER,
 	LS_NERRS
 };
