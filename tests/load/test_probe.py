@@ -160,6 +160,24 @@ check(metrics.get(("smtp_probe_success", None)) == 1 and
       ("smtp_probe_phase_duration_seconds", "starttls") in metrics and
       1.5 < metrics.get(("smtp_probe_tls_cert_days_left", None), 0) <= 2.01,
       "--prometheus: success, status, phases, certificate days")
+# 7b. Load with STARTTLS against the same server: the phase is timed;
+#     an unverifiable certificate is an error of class tls.
+import json
+js = os.path.join(work, "load.json")
+rc, out, _ = replay("--target", target, "--repeat", "10", "--concurrency",
+                    "2", *tls, "--pipelining", "--json", js)
+with open(js) as f:
+    j = json.load(f)
+check(rc == 0 and j["messages"] == 10 and
+      j["phases"]["starttls"]["count"] == 10 and
+      j["phases"]["ehlo"]["count"] == 20, "load --starttls: 10 sessions, "
+      "STARTTLS timed, EHLO twice each")
+rc, out, _ = replay("--target", target, "--repeat", "4", "--starttls",
+                    "--json", js)
+with open(js) as f:
+    j = json.load(f)
+check(rc == 1 and j["errors"]["tls"] == 4, "load --starttls, unknown CA: "
+      "4 errors of class tls")
 ctl.stop()
 
 # 8. Nothing listening: CRITICAL (like check_smtp); bad usage: UNKNOWN.
