@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# smtp-replay load benchmark: Postfix smtp-source and smtp-replay --load,
+# in the same run, against one Postfix smtp-sink on loopback, with the
+# same number and size of messages at each concurrency: one message per
+# session (smtp-source's default), then every message of a slot over one
+# connection (smtp-source -d, smtp-replay -k).  smtp-replay runs lock-step
+# and with RFC 2920 pipelining.  Prints messages/s (from the median wall
+# time of the whole process), CPU, the ratio to smtp-source, and
+# smtp-replay's per-phase latency percentiles, which smtp-source cannot
+# give.  Nothing passes or fails on a figure.
+#
+# Environment:
+#   SP_BUILD_DIR              build folder (default build)
+#   SP_BENCH_LOAD_MESSAGES    messages per run (default 5000)
+#   SP_BENCH_LOAD_SIZE        message size in bytes (default 4096)
+#   SP_BENCH_LOAD_CONC        concurrencies (default "1 10 50")
+#   SP_BENCH_RUNS             runs per row, median taken (default 3)
+set -euo pipefail
+
+src=$(cd "$(dirname "$0")/.." && pwd)
+build=${SP_BUILD_DIR:-$src/build}
+tool=$build/tools/smtp-replay/smtp-replay
+n=${SP_BENCH_LOAD_MESSAGES:-5000}
+size=${SP_BENCH_LOAD_SIZE:-4096}
+concs=${SP_BENCH_LOAD_CONC:-"1 10 50"}
+runs=${SP_BENCH_RUNS:-3}
+
+die() {
+	echo "bench: $*" >&2
+	exit 1
+}
+
+for t in smtp-sink smtp-source /usr/bin/time python3; do
+	command -v "$t" >/dev/null || [ -x "/usr/sbin/$t" ] ||
+		die "$t is missing: run scripts/setup.sh --test"
+done
+PATH=$PATH:/usr/sbin
+[ -x "$tool" ] || die "build smtp-replay first ($tool)"
+
+tmp=$(mktemp -d /tmp/spload.XXXXXX)
+sink_pid=
+cleanup() {
+	[ -z "$sink_pid" ] || kill "$sink_pid" 2>/dev/null || true
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+# A free loopback port, then smtp-sink on it: -u nobody when root (it
+# insists), backlog 1024, and a cap on its life so nothing outlives us.
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+user=()
+[ "$(id -u)" != 0 ] || user=(-u nobody)
+timeout 3600 smtp-sink "${user[@]}" 127.0.0.1:"$port" 1024 \
+    >"$tmp/sink.log" 2>&1 &
+sink_pid=$!
+for _ in $(seq 50); do
+	(exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null && break
+	sleep 0.1
+done
+target=127.0.0.1:$port
+
+# timed CMD...: one run; prints "wall_ms cpu_ms" (wall in ns steps).
+timed() {
+	local t0 t1
+	t0=$(date +%s%N)
+	/usr/bin/time -f '%U %S' -o "$tmp/rusage" "$@" >"$tmp/stdout" \
+	    2>"$tmp/stderr" || die "failed: $* ($(tail -n 3 "$tmp/stderr"))"
+	t1=$(date +%s%N)
+	awk -v ms=$(( (t1 - t0) / 1000000 )) \
+	    'END { printf "%d %d\n", ms, ($1 + $2) * 1000 }' "$tmp/rusage"
+}
+
+# measure NAME CMD...: median wall and CPU of $runs runs to results.
+measure() {
+	local name=$1 i
+	shift
+	: >"$tmp/runs"
+	for ((i = 0; i < runs; i++)); do
+		timed "$@" >>"$tmp/runs"
+	done
+	printf '%s\t%s\t%s\n' "$name" \
+	    "$(sort -n -k 1,1 "$tmp/runs" | awk '{ v[NR] = $1 }
+	        END { print v[int((NR + 1) / 2)] }')" \
+	    "$(sort -n -k 2,2 "$tmp/runs" | awk '{ v[NR] = $2 }
+	        END { print v[int((NR + 1) / 2)] }')" >>"$tmp/results"
+}
+
+cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
+echo "== smtp-replay load benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo "machine: $(nproc) cores, $cpu; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "libsmtpproto $(git -C "$src" describe --always --dirty 2>/dev/null || echo '?')"
+echo "server: Postfix smtp-sink on $target (one process, shared by every row)"
+echo "work: $n messages of $size bytes, one per session; $runs run(s) per row,"
+echo "  median wall time of the whole process; CPU is the client's user+sys"
+echo
+
+: >"$tmp/results"
+for c in $concs; do
+	measure "smtp-source -s $c" smtp-source -s "$c" -m "$n" -l "$size" \
+	    "$target"
+	measure "smtp-replay -c $c" "$tool" --load --no-progress \
+	    --target "$target" --concurrency "$c" --repeat "$n" --size "$size"
+	measure "smtp-replay -c $c --pipelining" "$tool" --load --no-progress \
+	    --target "$target" --concurrency "$c" --repeat "$n" --size "$size" \
+	    --pipelining --json "$tmp/last-$c.json"
+	cp "$tmp/stdout" "$tmp/table-$c.txt"
+	# Connections kept: smtp-source -d sends every message of a slot
+	# over one connection; smtp-replay gets the same with -k.
+	k=$(( (n + c - 1) / c ))
+	measure "smtp-source -s $c -d" smtp-source -d -s "$c" -m "$n" \
+	    -l "$size" "$target"
+	measure "smtp-replay -c $c -k $k" "$tool" --load --no-progress \
+	    --target "$target" --concurrency "$c" --messages "$n" -k "$k" \
+	    --size "$size"
+	measure "smtp-replay -c $c -k $k --pipelining" "$tool" --load \
+	    --no-progress --target "$target" --concurrency "$c" \
+	    --messages "$n" -k "$k" --size "$size" --pipelining
+	cp "$tmp/stdout" "$tmp/table-k-$c.txt"
+done
+
+awk -F'\t' -v n="$n" '
+	{ name[NR] = $1; ms[NR] = $2; cpu[NR] = $3 }
+	$1 ~ /^smtp-source/ { base = $2 }
+	{ ref[NR] = base }
+	END {
+		printf "%-32s %8s %8s %8s %10s\n", "client", "wall s", "cpu s",
+		    "msg/s", "x source"
+		for (i = 1; i <= NR; i++)
+			printf "%-32s %8.3f %8.2f %8.0f %9.2fx\n", name[i],
+			    ms[i] / 1000, cpu[i] / 1000, n / (ms[i] / 1000),
+			    ref[i] / ms[i]
+	}' "$tmp/results"
+echo
+echo "x source: smtp-source's median wall time over this row's, at the same"
+echo "  concurrency and connection use (the aim is at least 1.5 with"
+echo "  --pipelining); -d / -k K: K messages per connection."
+for c in $concs; do
+	echo
+	echo "== smtp-replay -c $c --pipelining, latency per phase (last run)"
+	sed -n '/^phase/,$p' "$tmp/table-$c.txt"
+	echo
+	echo "== smtp-replay -c $c -k K --pipelining (last run)"
+	sed -n '/^phase/,$p' "$tmp/table-k-$c.txt"
+done

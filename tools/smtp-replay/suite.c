@@ -1,0 +1,15 @@
+/*
+ * suite.c - see replay.h.  (Being written.)
+ */
+#include <stdio.h>
+
+#include "replay.h"
+
+int
+suite_main(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	fprintf(stderr, "smtp-replay: this mode is not written yet\n");
+	return (3);
+}
