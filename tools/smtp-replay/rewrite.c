@@ -314,19 +314,39 @@ append_text(sp_script *out, const struct sp_script_step *src,
 
 /*
  * What followed a STARTTLS in a capture was encrypted: we send the
- * command and check its 220, and the session ends there.
+ * command and check its 220, and the session ends there.  Commands
+ * the converter put between the last reply and the starttls step were
+ * written after STARTTLS in the same write (a command injection,
+ * CVE-2011-0411): they are sent the same way, in one write after it.
  */
 static sp_err
-append_starttls_cut(sp_script *out)
+append_starttls_cut(sp_script *out, const sp_script *in, size_t first,
+    size_t tls)
 {
 	struct sp_script_step	st;
+	struct tb		b = { NULL, 0, 0, 0 };
 	sp_err			e;
 
 	memset(&st, 0, sizeof(st));
-	st.op = SP_STEP_SEND;
-	st.text.p = (const uint8_t *)"STARTTLS";
-	st.text.len = 8;
-	if ((e = sp_script_append(out, &st)) != SP_E_OK)
+	tb_add(&b, "STARTTLS", 8);
+	for (size_t i = first; i < tls; i++) {
+		const struct sp_script_step *x = sp_script_step_at(in, i);
+
+		tb_add(&b, "\r\n", 2);
+		tb_add(&b, (const char *)x->text.p, x->text.len);
+	}
+	if (b.failed) {
+		free(b.p);
+		return (SP_E_NOMEM);
+	}
+	st.op = first < tls ? SP_STEP_SENDRAW : SP_STEP_SEND;
+	if (first < tls)
+		tb_add(&b, "\r\n", 2);
+	st.text.p = (const uint8_t *)b.p;
+	st.text.len = b.len;
+	e = sp_script_append(out, &st);
+	free(b.p);
+	if (e != SP_E_OK)
 		return (e);
 	memset(&st, 0, sizeof(st));
 	st.op = SP_STEP_EXPECT;
@@ -335,18 +355,37 @@ append_starttls_cut(sp_script *out)
 	return (sp_script_append(out, &st));
 }
 
-static sp_err
-append_step(struct rs_session *s, sp_script *out,
-    const struct sp_script_step *src, const struct rw_opts *rw)
+/* The starttls step if step i and the ones up to it are plain sends. */
+static size_t
+starttls_after(const sp_script *s, size_t i)
 {
-	struct sp_script_step	st = *src;
+	size_t	n = sp_script_nsteps(s);
 
-	switch (src->op) {
-	case SP_STEP_STARTTLS:
-		if (!s->from_capture)
-			break;
+	for (; i < n; i++) {
+		const struct sp_script_step *st = sp_script_step_at(s, i);
+
+		if (st->op == SP_STEP_STARTTLS)
+			return (i);
+		if (st->op != SP_STEP_SEND)
+			return (n);
+	}
+	return (n);
+}
+
+static sp_err
+append_step(struct rs_session *s, sp_script *out, size_t i,
+    const struct rw_opts *rw)
+{
+	const struct sp_script_step *src = sp_script_step_at(s->script, i);
+	struct sp_script_step	st = *src;
+	size_t			tls;
+
+	if (s->from_capture && (tls = starttls_after(s->script, i)) <
+	    sp_script_nsteps(s->script)) {
 		s->stopped_tls = 1;
-		return (append_starttls_cut(out));
+		return (append_starttls_cut(out, s->script, i, tls));
+	}
+	switch (src->op) {
 	case SP_STEP_SEND:
 		return (needs_rewrite(rw) ? append_text(out, src, rw) :
 		    sp_script_append(out, src));
@@ -422,8 +461,7 @@ rw_apply(struct rs_session *s, const struct rw_opts *rw, char *msg,
 		return (-1);
 	}
 	for (size_t i = 0; i < n && !s->stopped_tls; i++)
-		if ((e = append_step(s, out, sp_script_step_at(s->script, i),
-		    rw)) != SP_E_OK) {
+		if ((e = append_step(s, out, i, rw)) != SP_E_OK) {
 			(void)snprintf(msg, cap, "%s: rewriting step %zu: %s",
 			    s->source, i + 1, sp_strerror(e));
 			sp_script_free(out);

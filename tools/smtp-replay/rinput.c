@@ -63,6 +63,7 @@ static struct rs_session *
 session_begin(struct loader *ld, const struct sp_tcp_flow *f)
 {
 	struct rs_session	*s;
+	int			 v6;
 
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return (NULL);
@@ -76,9 +77,11 @@ session_begin(struct loader *ld, const struct sp_tcp_flow *f)
 		ld->full = 1;
 		return (NULL);
 	}
-	(void)snprintf(s->source, sizeof(s->source), "%s #%zu %s:%u -> "
-	    "%s:%u", ld->base, s->index - ld->first, s->client,
-	    (unsigned)f->client_port, s->server, s->server_port);
+	v6 = f->client.family == 6;
+	(void)snprintf(s->source, sizeof(s->source), "%s #%zu %s%s%s:%u -> "
+	    "%s%s%s:%u", ld->base, s->index - ld->first, v6 ? "[" : "",
+	    s->client, v6 ? "]" : "", (unsigned)f->client_port, v6 ? "[" : "",
+	    s->server, v6 ? "]" : "", s->server_port);
 	return (s);
 }
 
@@ -192,6 +195,10 @@ rs_load_capture(struct rs_list *l, const char *path, char *msg, size_t cap)
 	}
 	while ((e = sp_capture_next(c, &pkt)) == SP_E_OK)
 		(void)sp_analyzer_packet(an, &pkt);
+	if (e != SP_E_EOF)	/* a truncated file: replay what was read */
+		fprintf(stderr, "smtp-replay: %s: %s\n", path,
+		    sp_capture_error(c)[0] != '\0' ? sp_capture_error(c) :
+		    sp_strerror(e));
 	(void)sp_analyzer_finish(an);
 	sp_analyzer_free(an);
 	sp_capture_free(c);
