@@ -131,6 +131,18 @@ parse_auth(struct rw_opts *rw, const char *arg)
 	return (-1);
 }
 
+static int
+filter_key(const char *f)
+{
+	static const char *const keys[] = { "port=", "client=", "server=",
+	    "sender=" };
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (strncmp(f, keys[i], strlen(keys[i])) == 0)
+			return (1);
+	return (0);
+}
+
 /* Mode-specific options: 1 handled, -1 bad, 0 unknown. */
 static int
 replay_option(struct replay_opts *o, int ch, const char *arg)
@@ -140,7 +152,7 @@ replay_option(struct replay_opts *o, int ch, const char *arg)
 	switch (ch) {
 	case OPT_SESSION: o->sessions = arg; break;
 	case OPT_FILTER:
-		if (o->nfilters == MAX_FILTERS || strchr(arg, '=') == NULL)
+		if (o->nfilters == MAX_FILTERS || !filter_key(arg))
 			bad = 1;
 		else
 			o->filters[o->nfilters++] = arg;
@@ -165,7 +177,9 @@ replay_option(struct replay_opts *o, int ch, const char *arg)
 	}
 	if (bad) {
 		fprintf(stderr, "smtp-replay: bad value for %s: %s\n",
-		    ch == OPT_AUTH ? "--auth (MECH:USER)" : "option", arg);
+		    ch == OPT_AUTH ? "--auth (MECH:USER)" : ch == OPT_FILTER ?
+		    "--filter (port=, client=, server=, sender=)" : "option",
+		    arg);
 		return (-1);
 	}
 	return (1);
