@@ -88,6 +88,8 @@ take_line(struct cmp_reply *r, const char *line, size_t n, size_t *tl,
 		    (buf[2] - '0');
 	t = n > 4 ? buf + 4 : "";
 	strip_enhanced(r, &t, last);
+	if (*t == '\0')	/* "250 " ending an EHLO reply: nothing to say */
+		return;
 	if (*tl > 0)
 		put(r->text, sizeof(r->text), tl, " / ", 3);
 	put(r->text, sizeof(r->text), tl, t, strlen(t));
@@ -136,10 +138,12 @@ cmp_from_parts(struct cmp_reply *r, int code, unsigned ecls, unsigned esub,
 		    sizeof(line) - 1), p);
 		t = line;
 		strip_enhanced(r, &t, 0);
+		p += n + (nl != NULL);
+		if (*t == '\0')
+			continue;
 		if (tl > 0)
 			put(r->text, sizeof(r->text), &tl, " / ", 3);
 		put(r->text, sizeof(r->text), &tl, t, strlen(t));
-		p += n + (nl != NULL);
 	}
 	r->code = code;
 	r->ecls = ecls;

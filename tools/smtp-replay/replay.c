@@ -25,7 +25,8 @@ usage(FILE *f)
 	fputs(
 "usage: smtp-replay --target HOST:PORT [options] INPUT...\n"
 "  INPUT is a capture (.pcap, .pcapng: every SMTP session in it, with\n"
-"  its replies as the reference) or a session script (.smtp, .txt;\n"
+"  its replies as the reference), smtp-decode --dialogue records\n"
+"  (.json, .ndjson) or a session script (.smtp, .txt;\n"
 "  docs/script-format.md).\n"
 "\n", f);
 	ropts_usage(f);
@@ -45,6 +46,8 @@ usage(FILE *f)
 "                        SP_AUTH_SECRET, or --auth-env NAME, or the\n"
 "                        first line of --auth-file FILE (recorded\n"
 "                        secrets are redacted and never replayed)\n"
+"  --extract-dir DIR     where smtp-decode --extract put the messages of\n"
+"                        JSON records (default: the JSON file's folder)\n"
 "  --stop-at-divergence  skip the steps after the first divergence\n"
 "  --list                list the sessions and exit (nothing is sent)\n"
 "  -h, --help\n"
@@ -57,7 +60,7 @@ usage(FILE *f)
 enum {
 	OPT_SESSION = 2001, OPT_FILTER, OPT_HELO, OPT_MAP_SENDER,
 	OPT_MAP_RCPT, OPT_RCPT, OPT_FRESH_DATE, OPT_FRESH_MSGID, OPT_AUTH,
-	OPT_AUTH_ENV, OPT_AUTH_FILE, OPT_STOP, OPT_LIST, OPT_HELP
+	OPT_AUTH_ENV, OPT_AUTH_FILE, OPT_STOP, OPT_LIST, OPT_HELP, OPT_EXTRACT
 };
 
 static const struct option longopts[] = {
@@ -75,6 +78,7 @@ static const struct option longopts[] = {
 	{ "auth-file",	required_argument, NULL, OPT_AUTH_FILE },
 	{ "stop-at-divergence", no_argument, NULL, OPT_STOP },
 	{ "list",	no_argument,	   NULL, OPT_LIST },
+	{ "extract-dir", required_argument, NULL, OPT_EXTRACT },
 	{ "help",	no_argument,	   NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 }
 };
@@ -88,6 +92,7 @@ struct replay_opts {
 	const char	*filters[MAX_FILTERS];
 	size_t		 nfilters;
 	const char	*auth_file;
+	const char	*extract;	/* smtp-decode --extract folder */
 	int		 stop, list;
 };
 
@@ -172,6 +177,7 @@ replay_option(struct replay_opts *o, int ch, const char *arg)
 	case OPT_AUTH_FILE: o->auth_file = arg; break;
 	case OPT_STOP: o->stop = 1; break;
 	case OPT_LIST: o->list = 1; break;
+	case OPT_EXTRACT: o->extract = arg; break;
 	default:
 		return (0);
 	}
@@ -256,13 +262,25 @@ is_capture(const char *path)
 }
 
 static int
-load_inputs(struct rs_list *l, char **paths, int n)
+is_json(const char *path)
+{
+	const char	*dot = strrchr(path, '.');
+
+	return (dot != NULL && (strcasecmp(dot, ".json") == 0 ||
+	    strcasecmp(dot, ".ndjson") == 0 || strcasecmp(dot, ".jsonl") ==
+	    0));
+}
+
+static int
+load_inputs(struct rs_list *l, char **paths, int n, const char *extract)
 {
 	char	msg[600];
 
 	for (int i = 0; i < n; i++) {
 		int	rc = is_capture(paths[i]) ?
 		    rs_load_capture(l, paths[i], msg, sizeof(msg)) :
+		    is_json(paths[i]) ? rs_load_json(l, paths[i], extract,
+		    msg, sizeof(msg)) :
 		    rs_load_script(l, paths[i], msg, sizeof(msg));
 
 		if (rc != 0) {
@@ -419,7 +437,7 @@ replay_main(int argc, char **argv)
 		free_opts(&o);
 		return (2);
 	}
-	if (load_inputs(&l, argv + optind, argc - optind) != 0)
+	if (load_inputs(&l, argv + optind, argc - optind, o.extract) != 0)
 		rc = 3;
 	else if (o.list) {
 		list_sessions(&l, &o);

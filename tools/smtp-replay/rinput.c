@@ -44,8 +44,8 @@ rs_list_free(struct rs_list *l)
 	l->n = 0;
 }
 
-static int
-list_add(struct rs_list *l, struct rs_session *s)
+int
+rs_list_add(struct rs_list *l, struct rs_session *s)
 {
 	struct rs_session	**v;
 
@@ -72,7 +72,7 @@ session_begin(struct loader *ld, const struct sp_tcp_flow *f)
 	(void)sp_addr_format(&f->server, s->server, sizeof(s->server));
 	s->server_port = f->server_port;
 	if (sp_script_conv_new(&s->cv, NULL) != SP_E_OK ||
-	    list_add(ld->l, s) != 0) {
+	    rs_list_add(ld->l, s) != 0) {
 		rs_session_free(s);
 		ld->full = 1;
 		return (NULL);
@@ -85,49 +85,56 @@ session_begin(struct loader *ld, const struct sp_tcp_flow *f)
 	return (s);
 }
 
-/* Keep a final reply (not a 334 inside AUTH) for the comparison. */
-static void
-keep_reply(struct rs_session *s, const struct sp_smtp_reply *r)
+int
+rs_add_reply(struct rs_session *s, int code, const unsigned enh[3],
+    const struct sp_smtp_str *lines, size_t nlines)
 {
 	struct rs_reply	*nr, *x;
 	size_t		 len = 0;
 
-	if (r->intermediate)
-		return;
 	if (s->nreplies >= RS_MAX_REPLIES) {
 		s->truncated = 1;
-		return;
+		return (-1);
 	}
 	if (s->nreplies == s->capreplies) {
 		size_t	ncap = s->capreplies ? s->capreplies * 2 : 16;
 
-		if ((nr = realloc(s->replies, ncap * sizeof(*nr))) == NULL) {
-			s->truncated = 1;
-			return;
-		}
+		if ((nr = realloc(s->replies, ncap * sizeof(*nr))) == NULL)
+			return (-1);
 		s->replies = nr;
 		s->capreplies = ncap;
 	}
-	x = &s->replies[s->nreplies++];
-	x->code = r->code;
-	x->ecls = r->enhanced.cls;
-	x->esub = r->enhanced.subject;
-	x->edet = r->enhanced.detail;
-	for (size_t i = 0; i < r->nlines; i++)
-		len += r->lines[i].len + 1;
-	if ((x->text = malloc(len + 1)) == NULL) {
-		s->nreplies--;
-		s->truncated = 1;
-		return;
-	}
+	x = &s->replies[s->nreplies];
+	x->code = code;
+	x->ecls = enh[0];
+	x->esub = enh[1];
+	x->edet = enh[2];
+	for (size_t i = 0; i < nlines; i++)
+		len += lines[i].len + 1;
+	if ((x->text = malloc(len + 1)) == NULL)
+		return (-1);
 	len = 0;
-	for (size_t i = 0; i < r->nlines; i++) {
+	for (size_t i = 0; i < nlines; i++) {
 		if (i > 0)
 			x->text[len++] = '\n';
-		memcpy(x->text + len, r->lines[i].p, r->lines[i].len);
-		len += r->lines[i].len;
+		memcpy(x->text + len, lines[i].p, lines[i].len);
+		len += lines[i].len;
 	}
 	x->text[len] = '\0';
+	s->nreplies++;
+	return (0);
+}
+
+/* Keep a final reply (not a 334 inside AUTH) for the comparison. */
+static void
+keep_reply(struct rs_session *s, const struct sp_smtp_reply *r)
+{
+	unsigned	enh[3] = { r->enhanced.cls, r->enhanced.subject,
+			    r->enhanced.detail };
+
+	if (!r->intermediate &&
+	    rs_add_reply(s, r->code, enh, r->lines, r->nlines) != 0)
+		s->truncated = 1;
 }
 
 static int
@@ -224,7 +231,7 @@ rs_load_script(struct rs_list *l, const char *path, char *msg, size_t cap)
 		free(s);
 		return (-1);
 	}
-	if (list_add(l, s) != 0) {
+	if (rs_list_add(l, s) != 0) {
 		rs_session_free(s);
 		(void)snprintf(msg, cap, "too many sessions");
 		return (-1);

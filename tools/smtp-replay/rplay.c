@@ -211,6 +211,9 @@ session_json(const struct rs_session *s, const char *verdict)
 	if (s->stopped_tls)
 		json_object_object_add(j, "stopped_at_starttls",
 		    json_object_new_boolean(1));
+	if (s->placeholder)
+		json_object_object_add(j, "placeholder_message",
+		    json_object_new_boolean(1));
 	return (j);
 }
 
@@ -293,6 +296,9 @@ report_session(struct rplay_run *run, const struct rs_session *s,
 	else if (notes > 0 && !run->r->quiet)
 		printf("    %zu replies held with a different text (see -o)"
 		    "\n", notes);
+	if (s->placeholder)
+		printf("    a message was not in the record: a placeholder "
+		    "was sent\n");
 	if (s->stopped_tls)
 		printf("    stopped at STARTTLS: what followed it in the "
 		    "capture was encrypted\n");

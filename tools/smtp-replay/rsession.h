@@ -34,6 +34,7 @@ struct rs_session {
 	long		*expect_map;
 	size_t		 nmap;
 	int		 stopped_tls;	/* cut at STARTTLS */
+	int		 placeholder;	/* a message body was not found */
 	int		 truncated;	/* replies or steps over the caps */
 };
 
@@ -52,6 +53,22 @@ int	rs_load_capture(struct rs_list *l, const char *path, char *msg,
 /* Append one script file; 0 or -1 with msg (file:line: reason). */
 int	rs_load_script(struct rs_list *l, const char *path, char *msg,
 	    size_t cap);
+
+/*
+ * Append decode JSON records (smtp-decode --dialogue, NDJSON or
+ * pretty): each session's commands and replies.  extract_dir is where
+ * smtp-decode --extract wrote the messages (NULL: the file's folder);
+ * a message not found there is replaced by a short placeholder.
+ */
+int	rs_load_json(struct rs_list *l, const char *path,
+	    const char *extract_dir, char *msg, size_t cap);
+
+/* Append s to l and number it; 0, or -1 when full or out of memory. */
+int	rs_list_add(struct rs_list *l, struct rs_session *s);
+
+/* Keep a recorded reply (text from its lines); 0 or -1. */
+int	rs_add_reply(struct rs_session *s, int code, const unsigned enh[3],
+	    const struct sp_smtp_str *lines, size_t nlines);
 
 void	rs_session_free(struct rs_session *s);
 void	rs_list_free(struct rs_list *l);
