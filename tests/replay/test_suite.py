@@ -52,6 +52,14 @@ try:
                      "--only", "R1")
     check(rc == 0 and row(so, "R1") and not row(so, "R2"),
           "--only R1")
+    out2 = os.path.join(work, "j2.json")
+    rc2, so2, _ = tool("--suite", suite, "--target", sink.target,
+                       "--timeout", "3s", "--jobs", "2", "-o", out2)
+    v1 = [(x["id"], x["verdict"]) for x in j["checks"]]
+    v2 = [(x["id"], x["verdict"]) for x in load_json(out2)["checks"]]
+    check(rc2 == 0 and v1 == v2, "--jobs 2: same verdicts, same order")
+    rc2, _, _ = tool("--suite", suite, "--target", sink.target, "-j", "99")
+    check(rc2 == 2, "--jobs 99 refused")
     env = dict(os.environ, SP_SUITES_DIR=HERE)
     rc, so, _ = tool("--suite", "suite", "--target", sink.target,
                      "--only", "R1", env=env)

@@ -10,6 +10,7 @@
 #define _GNU_SOURCE		/* versionsort(3) */
 #include <dirent.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,7 @@ struct suite_opts {
 	struct ropts	 r;
 	const char	*suite;
 	const char	*only;		/* "C1,C9": these ids only */
+	unsigned	 jobs;		/* checks run at once */
 	char		 dir[4096];
 };
 
@@ -61,6 +63,7 @@ usage(FILE *f)
 	ropts_usage(f);
 	fputs(
 "  --only ID[,ID...]     run these checks only\n"
+"  -j, --jobs N          run N checks at once (1 to 16, default 1)\n"
 "  -h, --help\n"
 "\n"
 "Fixtures: --var rcpt=ADDR (a deliverable recipient), --var helo=NAME...\n"
@@ -73,6 +76,7 @@ static const struct option longopts[] = {
 	ROPTS_LONGOPTS,
 	{ "suite",	required_argument, NULL, 3001 },
 	{ "only",	required_argument, NULL, 3002 },
+	{ "jobs",	required_argument, NULL, 'j' },
 	{ "help",	no_argument,	   NULL, 'h' },
 	{ NULL, 0, NULL, 0 }
 };
@@ -117,13 +121,23 @@ parse_args(struct suite_opts *o, int argc, char **argv)
 {
 	int	ch, r;
 
-	while ((ch = getopt_long(argc, argv, ROPTS_SHORTOPTS "h", longopts,
+	while ((ch = getopt_long(argc, argv, ROPTS_SHORTOPTS "hj:", longopts,
 	    NULL)) != -1) {
 		if (ch == 'h') {
 			usage(stdout);
 			exit(0);
 		}
-		if (ch == 3001)
+		if (ch == 'j') {
+			char		*end;
+			unsigned long	 n = strtoul(optarg, &end, 10);
+
+			if (*end != '\0' || n < 1 || n > 16) {
+				fprintf(stderr, "smtp-replay: --jobs is 1 "
+				    "to 16\n");
+				return (2);
+			}
+			o->jobs = (unsigned)n;
+		} else if (ch == 3001)
 			o->suite = optarg;
 		else if (ch == 3002)
 			o->only = optarg;
@@ -521,16 +535,58 @@ write_json(const struct suite_opts *o, struct check *v, size_t n,
 	return (ok ? rc : 3);
 }
 
+/* The checks shared by --jobs workers: each takes the next one. */
+struct pool {
+	const struct suite_opts	*o;
+	struct check		*v;
+	size_t			 n, next;
+	unsigned long long	 deadline;
+	pthread_mutex_t		 mu;
+};
+
+static void *
+worker(void *arg)
+{
+	struct pool	*p = arg;
+
+	for (;;) {
+		size_t	i;
+
+		(void)pthread_mutex_lock(&p->mu);
+		i = p->next < p->n ? p->next++ : p->n;
+		(void)pthread_mutex_unlock(&p->mu);
+		if (i == p->n)
+			return (NULL);
+		run_check(p->o, &p->v[i], p->deadline);
+	}
+}
+
+/* Every check, on o->jobs connections at a time at most. */
+static void
+run_checks(const struct suite_opts *o, struct check *v, size_t n)
+{
+	struct pool	p = { o, v, n, 0, ropts_now_ms() +
+			    (unsigned long long)o->r.max_time_s * 1000ULL,
+			    PTHREAD_MUTEX_INITIALIZER };
+	pthread_t	t[16];
+	unsigned	k, started = 0;
+
+	for (k = 1; k < o->jobs && k < n; k++)
+		if (pthread_create(&t[started], NULL, worker, &p) == 0)
+			started++;
+	(void)worker(&p);
+	for (k = 0; k < started; k++)
+		(void)pthread_join(t[k], NULL);
+}
+
 static int
 run_suite(struct suite_opts *o, struct check *v, size_t n)
 {
-	unsigned long long deadline = ropts_now_ms() +
-	    (unsigned long long)o->r.max_time_s * 1000ULL;
 	size_t		 count[4] = { 0, 0, 0, 0 }, must_failed = 0, refused = 0;
 	int		 rc;
 
+	run_checks(o, v, n);
 	for (size_t i = 0; i < n; i++) {
-		run_check(o, &v[i], deadline);
 		if ((size_t)v[i].verdict < 4)
 			count[v[i].verdict]++;
 		must_failed += is_must(&v[i]) &&
@@ -560,6 +616,7 @@ suite_main(int argc, char **argv)
 
 	memset(&o, 0, sizeof(o));
 	ropts_init(&o.r);
+	o.jobs = 1;
 	if ((rc = parse_args(&o, argc, argv)) != 0)
 		goto out;
 	if (load_checks(&o, &v, &n) != 0 || n == 0) {
