@@ -24,6 +24,8 @@ usage(FILE *f)
 {
 	fputs(
 "usage: smtp-replay --target HOST:PORT [options] INPUT...\n"
+"       smtp-replay --suite NAME|DIR --target HOST:PORT [options]\n"
+"                   (conformance suites: smtp-replay --suite x --help)\n"
 "  INPUT is a capture (.pcap, .pcapng: every SMTP session in it, with\n"
 "  its replies as the reference), smtp-decode --dialogue records\n"
 "  (.json, .ndjson) or a session script (.smtp, .txt;\n"
@@ -50,7 +52,7 @@ usage(FILE *f)
 "                        JSON records (default: the JSON file's folder)\n"
 "  --stop-at-divergence  skip the steps after the first divergence\n"
 "  --list                list the sessions and exit (nothing is sent)\n"
-"  -h, --help\n"
+"  -h, --help            this text;  -V, --version\n"
 "\n"
 "Exit status: 0 every session held, 1 a divergence, 2 usage error,\n"
 "3 could not run (connection refused, unreadable input, time out).\n",
@@ -80,6 +82,7 @@ static const struct option longopts[] = {
 	{ "list",	no_argument,	   NULL, OPT_LIST },
 	{ "extract-dir", required_argument, NULL, OPT_EXTRACT },
 	{ "help",	no_argument,	   NULL, OPT_HELP },
+	{ "version",	no_argument,	   NULL, 'V' },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -228,10 +231,14 @@ parse_args(struct replay_opts *o, int argc, char **argv, char *sref,
 {
 	int	ch, r;
 
-	while ((ch = getopt_long(argc, argv, ROPTS_SHORTOPTS "h", longopts,
+	while ((ch = getopt_long(argc, argv, ROPTS_SHORTOPTS "hV", longopts,
 	    NULL)) != -1) {
 		if (ch == 'h' || ch == OPT_HELP) {
 			usage(stdout);
+			exit(0);
+		}
+		if (ch == 'V') {
+			printf("smtp-replay %s\n", sp_version());
 			exit(0);
 		}
 		if ((r = ropts_option(&o->r, ch, optarg)) == 0)
