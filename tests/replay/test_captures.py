@@ -91,6 +91,22 @@ try:
             print("skip %s: %s" % (name, NOT_FAITHFUL[name]))
             continue
         replay(name, kind)
+    # --starttls: the real upgrade where the capture had one, then QUIT.
+    aio = server("aiosmtpd")
+    out = os.path.join(work, "tls.json")
+    rc, so, _ = tool("--target", "127.0.0.1:%d" % aio.port, "--timeout",
+                     "5s", "--starttls", "--insecure", "-o", out,
+                     os.path.join(CAPTURES, "starttls.pcap"))
+    res = load_json(out)["sessions"][0]["results"]
+    check(rc == 0 and [x["op"] for x in res[-2:]] == ["tls", "quit"] and
+          "TLSv1" in res[-2].get("got", "") and
+          res[-1]["verdict"] == "pass",
+          "--starttls --insecure: handshake and QUIT inside TLS")
+    rc, so, _ = tool("--target", "127.0.0.1:%d" % aio.port, "--timeout",
+                     "5s", "--starttls", os.path.join(CAPTURES,
+                                                      "starttls.pcap"))
+    check(rc == 3 and "ERROR" in so,
+          "--starttls with an unverifiable certificate: could not run")
 finally:
     for s in servers.values():
         if s is not None:

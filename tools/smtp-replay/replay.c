@@ -50,6 +50,9 @@ usage(FILE *f)
 "                        secrets are redacted and never replayed)\n"
 "  --extract-dir DIR     where smtp-decode --extract put the messages of\n"
 "                        JSON records (default: the JSON file's folder)\n"
+"  --starttls            where a capture's session did STARTTLS, do the\n"
+"                        handshake too and QUIT inside TLS (the rest was\n"
+"                        encrypted: it cannot be replayed)\n"
 "  --stop-at-divergence  skip the steps after the first divergence\n"
 "  --list                list the sessions and exit (nothing is sent)\n"
 "  -h, --help            this text;  -V, --version\n"
@@ -62,7 +65,8 @@ usage(FILE *f)
 enum {
 	OPT_SESSION = 2001, OPT_FILTER, OPT_HELO, OPT_MAP_SENDER,
 	OPT_MAP_RCPT, OPT_RCPT, OPT_FRESH_DATE, OPT_FRESH_MSGID, OPT_AUTH,
-	OPT_AUTH_ENV, OPT_AUTH_FILE, OPT_STOP, OPT_LIST, OPT_HELP, OPT_EXTRACT
+	OPT_AUTH_ENV, OPT_AUTH_FILE, OPT_STOP, OPT_LIST, OPT_HELP, OPT_EXTRACT,
+	OPT_STARTTLS
 };
 
 static const struct option longopts[] = {
@@ -81,6 +85,7 @@ static const struct option longopts[] = {
 	{ "stop-at-divergence", no_argument, NULL, OPT_STOP },
 	{ "list",	no_argument,	   NULL, OPT_LIST },
 	{ "extract-dir", required_argument, NULL, OPT_EXTRACT },
+	{ "starttls",	no_argument,	   NULL, OPT_STARTTLS },
 	{ "help",	no_argument,	   NULL, OPT_HELP },
 	{ "version",	no_argument,	   NULL, 'V' },
 	{ NULL, 0, NULL, 0 }
@@ -181,6 +186,7 @@ replay_option(struct replay_opts *o, int ch, const char *arg)
 	case OPT_STOP: o->stop = 1; break;
 	case OPT_LIST: o->list = 1; break;
 	case OPT_EXTRACT: o->extract = arg; break;
+	case OPT_STARTTLS: o->rw.starttls = 1; break;
 	default:
 		return (0);
 	}

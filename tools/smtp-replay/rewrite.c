@@ -314,14 +314,15 @@ append_text(sp_script *out, const struct sp_script_step *src,
 
 /*
  * What followed a STARTTLS in a capture was encrypted: we send the
- * command and check its 220, and the session ends there.  Commands
+ * command and check its 220, and the session ends there (with
+ * --starttls after the handshake and a QUIT inside TLS).  Commands
  * the converter put between the last reply and the starttls step were
  * written after STARTTLS in the same write (a command injection,
  * CVE-2011-0411): they are sent the same way, in one write after it.
  */
 static sp_err
 append_starttls_cut(sp_script *out, const sp_script *in, size_t first,
-    size_t tls)
+    size_t tls, int handshake)
 {
 	struct sp_script_step	st;
 	struct tb		b = { NULL, 0, 0, 0 };
@@ -352,6 +353,14 @@ append_starttls_cut(sp_script *out, const sp_script *in, size_t first,
 	st.op = SP_STEP_EXPECT;
 	memcpy(st.expect.codes[0], "220", 4);
 	st.expect.ncodes = 1;
+	if ((e = sp_script_append(out, &st)) != SP_E_OK || !handshake)
+		return (e);
+	/* --starttls: the real upgrade (RFC 3207), then QUIT inside. */
+	memset(&st, 0, sizeof(st));
+	st.op = SP_STEP_TLS;
+	if ((e = sp_script_append(out, &st)) != SP_E_OK)
+		return (e);
+	st.op = SP_STEP_QUIT;
 	return (sp_script_append(out, &st));
 }
 
@@ -383,7 +392,8 @@ append_step(struct rs_session *s, sp_script *out, size_t i,
 	if (s->from_capture && (tls = starttls_after(s->script, i)) <
 	    sp_script_nsteps(s->script)) {
 		s->stopped_tls = 1;
-		return (append_starttls_cut(out, s->script, i, tls));
+		return (append_starttls_cut(out, s->script, i, tls,
+		    rw->starttls));
 	}
 	switch (src->op) {
 	case SP_STEP_SEND:

@@ -88,6 +88,7 @@ struct rw_opts {
 	size_t		 nrcpts;
 	const char	*rcpt;		/* every RCPT TO gets this */
 	int		 fresh_date, fresh_msgid;
+	int		 starttls;	/* a capture's STARTTLS: handshake, QUIT */
 	/* --auth MECH:USER; the secret is the env var named secret_env. */
 	enum sp_script_auth auth_mech;
 	const char	*auth_user;
