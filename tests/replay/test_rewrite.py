@@ -118,6 +118,11 @@ try:
     rc, so, se = tool("--target", target, "--timeout", "5s", cap, env=env)
     check(rc == 3 and "SP_AUTH_SECRET" in so,
           "no secret given: could not run (exit 3), names SP_AUTH_SECRET")
+    with open(pw, "w") as f:
+        f.write(rec.PASSWORD + "\n")
+    rc, so, _ = tool("--target", target, "--timeout", "5s", "--auth-file",
+                     pw, cap, env=env)
+    check(rc == 0, "--auth-file alone: the capture's mechanism and user")
     env["MY_SECRET"] = rec.PASSWORD
     rc, so, _ = tool("--target", target, "--timeout", "5s", "--auth",
                      "login:" + rec.USER, "--auth-env", "MY_SECRET",

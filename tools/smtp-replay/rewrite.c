@@ -409,10 +409,12 @@ append_step(struct rs_session *s, sp_script *out, size_t i,
 			return (append_text(out, src, rw));
 		break;
 	case SP_STEP_AUTH:
-		if (rw->auth_mech == 0)
+		/* A recorded secret is redacted: ours replaces it. */
+		if (rw->auth_mech != 0) {
+			st.mech = rw->auth_mech;
+			st.user = rw->auth_user;
+		} else if (!s->from_capture || rw->secret_env == NULL)
 			break;
-		st.mech = rw->auth_mech;
-		st.user = rw->auth_user;
 		st.secret = rw->secret_env;
 		return (sp_script_append(out, &st));
 	default:
