@@ -6,7 +6,8 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from replaylib import CAPTURES, Sink, check, done, need_tool, tool, workdir
+from replaylib import (CAPTURES, Sink, check, done, load_json, need_tool,
+                       tool, workdir)
 
 need_tool()
 work = workdir()
@@ -77,6 +78,18 @@ try:
                       script)
     check(rc == 1 and "expected: 354" in so and "(script line 5)" in so,
           "a script's expectation fails: exit 1, line shown")
+    # A server that stops answering: the session's replay ends after
+    # three timeouts in a row instead of waiting out every reply.
+    with open(script, "w") as f:
+        f.write("expect 220\nsend EHLO h\nexpect 250\n" +
+                "expect 250\n" * 6 + "quit\n")
+    out = os.path.join(work, "to.json")
+    rc, so, se = tool("--target", sink.target, "--timeout", "500ms", "-o",
+                      out, script)
+    s = load_json(out)["sessions"][0]
+    check(rc == 1 and "stopped after 6 of 10 steps: 3 replies in a row "
+          "timed out" in so and s["stopped"].startswith("3 replies") and
+          len(s["results"]) == 6, "three timeouts in a row end the replay")
 finally:
     sink.stop()
 done()

@@ -71,14 +71,37 @@ struct an_step {
 	int				 diverged;
 };
 
+/* A session's run, as on_step sees it. */
+struct watch {
+	const struct rplay_run	*run;
+	unsigned		 timeouts;	/* in a row */
+	const char		*why;		/* stopped early: why */
+};
+
+#define MAX_TIMEOUTS	3
+
+/*
+ * Between steps: the total run time is bounded, and once the server
+ * has let several replies in a row time out it is not answering as
+ * recorded: waiting out every later reply would only take time.
+ */
 static int
 on_step(void *ud, const struct sp_step_result *r)
 {
-	const struct rplay_run	*run = ud;
+	struct watch	*w = ud;
 
-	(void)r;
-	/* The total run time is bounded: stop between steps. */
-	return (ropts_now_ms() > run->deadline);
+	if (ropts_now_ms() > w->run->deadline) {
+		w->why = "--max-time reached";
+		return (1);
+	}
+	if (r->note != NULL && strstr(r->note, "timed out") != NULL) {
+		if (++w->timeouts >= MAX_TIMEOUTS && !w->run->stop) {
+			w->why = "3 replies in a row timed out";
+			return (1);
+		}
+	} else if (r->verdict == SP_VERDICT_PASS)
+		w->timeouts = 0;
+	return (0);
 }
 
 /* Compare step a with the reply recorded for it, if any. */
@@ -263,7 +286,7 @@ analyse_all(const struct rs_session *s, const struct sp_script_report *rep,
 
 static void
 report_session(struct rplay_run *run, const struct rs_session *s,
-    const struct sp_script_report *rep, struct an_step *v)
+    const struct sp_script_report *rep, struct an_step *v, const char *why)
 {
 	json_object	*j, *steps = json_object_new_array();
 	size_t		 d, notes = 0;
@@ -285,6 +308,9 @@ report_session(struct rplay_run *run, const struct rs_session *s,
 	if (d < rep->nsteps)
 		json_object_object_add(j, "first_divergence",
 		    json_object_new_int64((int64_t)v[d].r->index + 1));
+	if (why != NULL)
+		json_object_object_add(j, "stopped", json_object_new_string(
+		    why));
 	json_object_array_add(run->sessions, j);
 	printf("%-8s session %zu: %s (%zu steps)\n", verdict[0] == 'p' ?
 	    "PASS" : verdict[0] == 's' ? "SKIP" : verdict[0] == 'e' ?
@@ -296,6 +322,9 @@ report_session(struct rplay_run *run, const struct rs_session *s,
 	else if (notes > 0 && !run->r->quiet)
 		printf("    %zu replies held with a different text (see -o)"
 		    "\n", notes);
+	if (why != NULL)
+		printf("    stopped after %zu of %zu steps: %s\n", rep->nsteps,
+		    sp_script_nsteps(s->script), why);
 	if (s->placeholder)
 		printf("    a message was not in the record: a placeholder "
 		    "was sent\n");
@@ -318,6 +347,7 @@ rplay_session(struct rplay_run *run, struct rs_session *s)
 	struct sp_script_run_options	 ro;
 	struct sp_script_report		*rep = NULL;
 	struct an_step			*v;
+	struct watch			 w = { run, 0, NULL };
 	sp_client			*c;
 	char				 msg[600];
 
@@ -336,7 +366,7 @@ rplay_session(struct rplay_run *run, struct rs_session *s)
 	ro.keep_going = !run->stop;
 	ro.default_ms = run->r->timeout_ms;
 	ro.on_step = on_step;
-	ro.ud = run;
+	ro.ud = &w;
 	if (sp_script_run(s->script, c, &ro, &rep) != SP_E_OK ||
 	    (v = calloc(rep->nsteps ? rep->nsteps : 1, sizeof(*v))) == NULL) {
 		session_not_run(run, s, "error", "out of memory");
@@ -344,7 +374,7 @@ rplay_session(struct rplay_run *run, struct rs_session *s)
 		sp_client_free(c);
 		return;
 	}
-	report_session(run, s, rep, v);
+	report_session(run, s, rep, v, w.why);
 	free(v);
 	sp_script_report_free(rep);
 	sp_client_free(c);
