@@ -265,7 +265,12 @@ gap_below(sp_tcp_reasm *r, struct tcp_flow *f, enum sp_dir d,
 
 	while (h->next < target) {
 		t = hole_end(h, target);
-		if (SP_NEVER(t <= h->next))
+		/*
+		 * A segment at next is data held back while the other
+		 * side has a hole of its own (sp__tcp_stream_add): there
+		 * is no hole here to declare; it drains with that side.
+		 */
+		if (t <= h->next)
 			break;
 		e = gap_to(r, f, d, t);
 		if (e != SP_E_OK)
