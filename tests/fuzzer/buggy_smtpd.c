@@ -24,6 +24,7 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <arpa/inet.h>
 
 #include <errno.h>
@@ -451,6 +452,9 @@ main(int argc, char **argv)
 			continue;
 		pid_t pid = fork();
 		if (pid == 0) {
+			/* A reply per write, at once (no Nagle delays). */
+			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
+			    sizeof(one));
 			close(lfd);
 			session(fd);
 		}
