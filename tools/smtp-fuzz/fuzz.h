@@ -126,6 +126,7 @@ struct fz_target {
 struct fz_result {
 	enum fz_oracle	 oracle;
 	size_t		 trigger;	/* step index */
+	size_t		 trigger_state;	/* path length before it */
 	char		 detail[256];
 	char		 trigger_verb[16];
 	char		 path[FZ_MAX_PATH][FZ_KEY_LEN];	/* state keys */

@@ -110,8 +110,18 @@ queue_add(struct fuzzer *f, struct fz_session *s, const struct fz_result *res,
 	struct qent	*e;
 	char		 path[4200];
 
-	if (f->nq >= FZ_MAX_QUEUE || (e = calloc(1, sizeof(*e))) == NULL)
+	if ((e = calloc(1, sizeof(*e))) == NULL)
 		return (-1);
+	if (f->nq >= FZ_MAX_QUEUE) {
+		/* Full: the entry of least weight (most common states) goes. */
+		size_t lo = 0;
+		for (size_t i = 1; i < f->nq; i++)
+			if (f->q[i]->w < f->q[lo]->w)
+				lo = i;
+		fz_session_clear(&f->q[lo]->s);
+		free(f->q[lo]);
+		f->q[lo] = f->q[--f->nq];
+	}
 	e->s = *s;		/* takes the steps' memory */
 	memset(s, 0, sizeof(*s));
 	for (size_t i = 0; res != NULL && i < res->npath; i++)
@@ -260,9 +270,13 @@ revive(struct fuzzer *f)
 static void
 dedup_key(const struct fz_result *res, char *out, size_t cap)
 {
+	/* The state the trigger step started from, not the replies it
+	   got: those vary with what else a pipelined group held. */
+	size_t	k = res->trigger_state < res->npath ? res->trigger_state :
+		    res->npath;
+
 	snprintf(out, cap, "%s|%s|%s", fz_oracle_name(res->oracle),
-	    res->npath > 0 ? res->path[res->npath - 1] : "-",
-	    res->trigger_verb);
+	    k > 0 ? res->path[k - 1] : "-", res->trigger_verb);
 }
 
 /* 1 if key was new (and is now recorded).  mu held. */
@@ -462,6 +476,16 @@ report(struct fuzzer *f, const struct fz_session *orig,
 		ok = record(f, s, first, res, &sc);
 	}
 	(void)revive(f);
+	if (ok) {
+		/* The minimised case may be one already reported. */
+		char mkey[FZ_KEY_LEN + 64];
+		dedup_key(res, mkey, sizeof(mkey));
+		pthread_mutex_lock(&f->mu);
+		fresh = strcmp(mkey, key) == 0 || seen_add(f, mkey);
+		pthread_mutex_unlock(&f->mu);
+		if (!fresh)
+			goto out;
+	}
 	save_finding(f, ok ? res : first, key, sc, orig->n, s->n, ok, found_s);
 out:
 	sp_script_free(sc);
@@ -927,7 +951,7 @@ main(int argc, char **argv)
 	f->seed = 1;
 	f->lat_factor = 50;
 	f->t.timeout_ms = 2000;
-	f->t.quiet_ms = 300;
+	f->t.quiet_ms = 200;
 	if (parse_args(f, argc, argv, seeds, &nseeds) != 0)
 		return (usage());
 	f->t.host = f->host;

@@ -203,6 +203,14 @@ mutate_field(struct fz_rng *r, struct fz_session *s, const char *const *dict,
 	if (s->n == 0)
 		return;
 	st = &s->steps[fz_below(r, s->n)];
+	/* Smuggling (CONFORMANCE.md V1) gets a fair share on its own. */
+	if (fz_below(r, 4) == 0)
+		for (size_t i = 0; i < s->n; i++)
+			if (s->steps[i].kind == FZ_DATA && fz_below(r, 2)) {
+				s->steps[i].term = 1 + (unsigned)fz_below(r,
+				    fz_neods - 1);
+				return;
+			}
 	if (st->kind == FZ_DATA || st->kind == FZ_BDAT)
 		mutate_body(r, st);
 	else if (st->kind == FZ_STARTTLS)
