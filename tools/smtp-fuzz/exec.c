@@ -169,7 +169,10 @@ read_one(struct ex *x, unsigned ms, struct sp_client_reply *r)
 		return (0);
 	if (e == SP_E_CLOSED || e == SP_E_RESET) {
 		if (!x->closing && !x->quit_sent) {
-			verdict(x, FZ_CRASH, "connection %s without a reply",
+			/* A reset is a crash; an orderly close may be the
+			   server's will (main.c asks the watched process). */
+			verdict(x, e == SP_E_RESET ? FZ_CRASH : FZ_RFC_CLOSE,
+			    "connection %s without a reply",
 			    e == SP_E_RESET ? "reset" : "closed");
 			rec_op(x, SP_STEP_EXPECT_CLOSE, 2000, 0);
 		}
@@ -609,5 +612,15 @@ fz_exec(const struct fz_target *t, const struct fz_session *s,
 		}
 	} else if (rc == 0)
 		verdict(&x, FZ_HANG, "no greeting within the timeout%s", "");
+	if (t->linger_ms > 0 && res->oracle == FZ_OK) {
+		enum sp_client_event ev;
+		if (sp_client_wait(x.c, (int)t->linger_ms, &ev) == SP_E_OK &&
+		    ev == SP_CLIENT_EV_DATA) {
+			(void)read_one(&x, 100, &r);
+			(void)sp_client_wait(x.c, (int)t->linger_ms, &ev);
+		}
+		res->peer_closed = ev == SP_CLIENT_EV_CLOSED ||
+		    ev == SP_CLIENT_EV_RESET || !sp_client_is_open(x.c);
+	}
 	sp_client_free(x.c);
 }

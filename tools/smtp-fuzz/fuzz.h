@@ -76,6 +76,7 @@ enum fz_oracle {
 	FZ_RFC_TLS_INJECT,	/* RFC 3207 4.2: plaintext discarded */
 	FZ_RFC_STARTTLS_AGAIN,	/* RFC 3207 4.2: not offered after TLS */
 	FZ_RFC_MALFORMED,	/* RFC 5321 4.2: reply syntax */
+	FZ_RFC_CLOSE,		/* FIN with no reply (RFC 5321 3.8: 421) */
 	FZ_LATENCY,		/* a reply far slower than usual */
 	FZ_ORACLE__COUNT
 };
@@ -121,6 +122,7 @@ struct fz_target {
 	const char	*port;
 	unsigned	 timeout_ms;	/* a reply, after a write */
 	unsigned	 quiet_ms;	/* the wait proving silence */
+	unsigned	 linger_ms;	/* after the last step, wait for a close */
 };
 
 struct fz_result {
@@ -133,6 +135,7 @@ struct fz_result {
 	size_t		 npath;
 	uint64_t	 max_latency_ns;
 	int		 connected;	/* 0: connect failed */
+	int		 peer_closed;	/* closed during linger_ms */
 };
 
 /*

@@ -63,13 +63,13 @@ struct fuzzer {
 	pthread_mutex_t		 mu;
 	struct fz_graph		*g;
 	struct qent		*q[FZ_MAX_QUEUE];
-	size_t			 nq, qsaved;
+	size_t			 nq, qsaved, nseeds;
 	char			*dict[FZ_MAX_DICT];
 	size_t			 ndict;
 	char			 seen[FZ_MAX_SEEN][FZ_KEY_LEN + 64];
 	size_t			 nseen;
 	uint64_t		 execs, execs_before, lat_sum, lat_n;
-	size_t			 nfindings, flaky;
+	size_t			 nfindings, flaky, policy;
 	char			 summary[FZ_MAX_FINDINGS][160];
 	int			 fatal;
 };
@@ -152,6 +152,10 @@ static size_t
 queue_pick(struct fuzzer *f, struct fz_rng *r)
 {
 	double	total = 0.0, x;
+
+	/* One draw in eight goes to a seed: they never fade away. */
+	if (f->nseeds > 0 && fz_below(r, 8) == 0)
+		return (fz_below(r, f->nseeds < f->nq ? f->nseeds : f->nq));
 
 	if (f->execs % 64 == 0)
 		for (size_t i = 0; i < f->nq; i++)
@@ -240,6 +244,13 @@ target_died(struct fuzzer *f, char *why, size_t cap)
 		fclose(log);
 	buf[n] = '\0';
 	f->logseen = st.st_size;
+	if (strstr(buf, "killed by signal") != NULL) {
+		/* A forking server's master logs its children's deaths
+		   (Postfix: "process ... pid N killed by signal 11"). */
+		snprintf(why, cap, "a server process was killed by a signal "
+		    "(%.120s)", f->logpath);
+		return (1);
+	}
 	if (strstr(buf, "ERROR: AddressSanitizer") != NULL ||
 	    strstr(buf, "runtime error:") != NULL ||
 	    strstr(buf, "ERROR: LeakSanitizer") != NULL) {
@@ -265,6 +276,48 @@ revive(struct fuzzer *f)
 	return (0);
 }
 
+/*
+ * Run one case and ask the watched process: a death or a sanitizer
+ * report during the case makes it a crash, whatever the wire showed.
+ */
+static void
+run_case(struct fuzzer *f, const struct fz_target *t,
+    const struct fz_session *s, uint64_t lim, sp_script *rec,
+    struct fz_result *res)
+{
+	char	why[256];
+	int	died = 0;
+
+	fz_exec(t, s, lim, rec, res);
+	if (f->exec_cmd == NULL && f->watch_pid <= 0)
+		return;
+	/* The master reaps and logs a child a moment after its death. */
+	for (int i = 0; i < 6 && !died; i++) {
+		pthread_mutex_lock(&f->mu);
+		died = target_died(f, why, sizeof(why));
+		pthread_mutex_unlock(&f->mu);
+		if (died || (res->oracle != FZ_RFC_CLOSE &&
+		    res->oracle != FZ_CRASH))
+			break;
+		usleep(50000);
+	}
+	if (!died)
+		return;
+	if (res->oracle == FZ_OK || res->oracle == FZ_RFC_CLOSE ||
+	    res->oracle == FZ_CRASH) {
+		if (res->oracle == FZ_OK) {
+			char v[16];
+			res->trigger = s->n > 0 ? s->n - 1 : 0;
+			snprintf(res->trigger_verb, sizeof(res->trigger_verb),
+			    "%s", s->n > 0 ? fz_step_verb(&s->steps[
+			    res->trigger], v, sizeof(v)) : "-");
+			res->trigger_state = res->npath;
+		}
+		res->oracle = FZ_CRASH;
+		snprintf(res->detail, sizeof(res->detail), "%s", why);
+	}
+}
+
 /* --------------------------------------------------------- findings */
 
 static void
@@ -275,8 +328,15 @@ dedup_key(const struct fz_result *res, char *out, size_t cap)
 	size_t	k = res->trigger_state < res->npath ? res->trigger_state :
 		    res->npath;
 
-	snprintf(out, cap, "%s|%s|%s", fz_oracle_name(res->oracle),
-	    k > 0 ? res->path[k - 1] : "-", res->trigger_verb);
+	const char *st = k > 0 ? res->path[k - 1] : "-";
+	/* Of that state, the command and reply code ("RCPT 250"): the
+	   rest (capabilities, depth) tells paths apart, not bugs. */
+	const char *sp = strchr(st, ' ');
+	int n = sp != NULL && strchr(sp + 1, ' ') != NULL ?
+	    (int)(strchr(sp + 1, ' ') - st) : (int)strlen(st);
+
+	snprintf(out, cap, "%s|%.*s|%s", fz_oracle_name(res->oracle), n, st,
+	    res->trigger_verb);
 }
 
 /* 1 if key was new (and is now recorded).  mu held. */
@@ -327,7 +387,7 @@ minimise(struct fuzzer *f, struct fz_session *s, const struct fz_result *want)
 			if (fz_session_copy(t, s) != 0)
 				break;
 			fz_session_remove(t, i);
-			fz_exec(&f->t, t, 0, NULL, res);
+			run_case(f, &f->t, t, 0, NULL, res);
 			if (!same_bug(res, want)) {
 				fz_session_clear(t);
 				if (res->oracle == FZ_CRASH)
@@ -395,7 +455,7 @@ record(struct fuzzer *f, const struct fz_session *s,
 	m.tags = tags;
 	m.ntags = 2;
 	(void)sp_script_set_meta(*out, &m);
-	fz_exec(&f->t, s, 0, *out, res);
+	run_case(f, &f->t, s, 0, *out, res);
 	return (same_bug(res, want));
 }
 
@@ -436,6 +496,34 @@ save_finding(struct fuzzer *f, const struct fz_result *res, const char *key,
 	    res->trigger_verb, res->detail, found_s, min_steps, base);
 }
 
+/*
+ * A server may close on purpose (too many errors, a limit): then it
+ * closes after the steps before the trigger too, trigger or not.  A
+ * crash is a close the trigger step caused.
+ */
+static int
+policy_close(struct fuzzer *f, const struct fz_session *s,
+    const struct fz_result *first)
+{
+	struct fz_session	*p = calloc(1, sizeof(*p));
+	struct fz_result	*res = malloc(sizeof(*res));
+	struct fz_target	 t = f->t;
+	int			 closed = 0;
+
+	if (p != NULL && res != NULL && fz_session_copy(p, s) == 0) {
+		while (p->n > first->trigger)
+			fz_session_remove(p, p->n - 1);
+		t.linger_ms = 2 * t.quiet_ms;
+		run_case(f, &t, p, 0, NULL, res);
+		closed = res->oracle == FZ_CRASH ||
+		    res->oracle == FZ_RFC_CLOSE || res->peer_closed;
+		fz_session_clear(p);
+	}
+	free(p);
+	free(res);
+	return (closed);
+}
+
 /* Recheck, minimise, record and save one finding (no lock held). */
 static void
 report(struct fuzzer *f, const struct fz_session *orig,
@@ -456,7 +544,7 @@ report(struct fuzzer *f, const struct fz_session *orig,
 		goto out;
 	if (first->oracle == FZ_CRASH)
 		(void)revive(f);
-	fz_exec(&f->t, s, 0, NULL, res);	/* the recheck */
+	run_case(f, &f->t, s, 0, NULL, res);	/* the recheck */
 	if (!same_bug(res, first)) {
 		pthread_mutex_lock(&f->mu);
 		seen_drop(f, key);
@@ -465,6 +553,13 @@ report(struct fuzzer *f, const struct fz_session *orig,
 		goto out;
 	}
 	(void)revive(f);
+	if ((first->oracle == FZ_CRASH || first->oracle == FZ_RFC_CLOSE) &&
+	    policy_close(f, s, first)) {
+		pthread_mutex_lock(&f->mu);
+		f->policy++;
+		pthread_mutex_unlock(&f->mu);
+		goto out;
+	}
 	minimise(f, s, first);
 	if (!(ok = record(f, s, first, res, &sc))) {
 		/* The minimised case did not hold up: keep the original. */
@@ -495,32 +590,6 @@ out:
 	free(res);
 }
 
-/* A process watched with --exec/--pid died: a crash of this case. */
-static void
-report_death(struct fuzzer *f, const struct fz_session *s,
-    struct fz_result *res, const char *why)
-{
-	sp_script	*sc = NULL;
-	char		 key[FZ_KEY_LEN + 64];
-
-	res->oracle = FZ_CRASH;
-	snprintf(res->detail, sizeof(res->detail), "%s", why);
-	snprintf(res->trigger_verb, sizeof(res->trigger_verb), "process");
-	dedup_key(res, key, sizeof(key));
-	pthread_mutex_lock(&f->mu);
-	int fresh = seen_add(f, key);
-	pthread_mutex_unlock(&f->mu);
-	if (fresh && sp_script_new(&sc) == SP_E_OK) {
-		/* The transcript of a rerun (when the target is back). */
-		struct fz_result *again = malloc(sizeof(*again));
-		if (again != NULL && revive(f))
-			fz_exec(&f->t, s, 0, sc, again);
-		free(again);
-		save_finding(f, res, key, sc, s->n, s->n, 0, now() - f->start);
-		sp_script_free(sc);
-	}
-}
-
 /* ---------------------------------------------------------- workers */
 
 struct worker {
@@ -547,7 +616,6 @@ fuzz_one(struct worker *w, struct fz_session *s, struct fz_result *res)
 	struct fuzzer	*f = w->f;
 	uint64_t	 lim;
 	size_t		 fresh;
-	char		 why[256];
 
 	pthread_mutex_lock(&f->mu);
 	size_t i = queue_pick(f, &w->rng);
@@ -564,7 +632,7 @@ fuzz_one(struct worker *w, struct fz_session *s, struct fz_result *res)
 		goto out;
 	fz_mutate(&w->rng, s, donor, (const char *const *)f->dict, f->ndict);
 	double t0 = now();
-	fz_exec(&f->t, s, lim, NULL, res);
+	run_case(f, &f->t, s, lim, NULL, res);
 	if (getenv("SMTP_FUZZ_DEBUG") != NULL)
 		fprintf(stderr, "exec %.3fs steps %zu states %zu oracle %s "
 		    "%s\n", now() - t0, s->n, res->npath,
@@ -586,13 +654,10 @@ fuzz_one(struct worker *w, struct fz_session *s, struct fz_result *res)
 			fz_session_clear(keep);
 		free(keep);
 	}
-	int died = target_died(f, why, sizeof(why));
 	pthread_mutex_unlock(&f->mu);
-	if (died)
-		report_death(f, s, res, why);
-	else if (res->oracle != FZ_OK)
+	if (res->oracle != FZ_OK)
 		report(f, s, res);
-	if (!res->connected || res->oracle == FZ_CRASH || died) {
+	if (!res->connected || res->oracle == FZ_CRASH) {
 		if (!revive(f)) {
 			fprintf(stderr, "\nsmtp-fuzz: %s:%s is unreachable and "
 			    "cannot be restarted; stopping\n", f->host, f->port);
@@ -924,11 +989,12 @@ summary(struct fuzzer *f)
 	status_line(f, 1);
 	printf("smtp-fuzz summary: target %s:%s, %.1f s, %llu execs, "
 	    "%.1f execs/s, %zu states, %zu transitions, queue %zu, "
-	    "%zu findings (%zu not confirmed on recheck)\n", f->host, f->port,
+	    "%zu findings (%zu not confirmed on recheck, %zu closes by server "
+	    "policy)\n", f->host, f->port,
 	    el, (unsigned long long)(f->execs - f->execs_before),
 	    (double)(f->execs - f->execs_before) / fmax(el, 1e-3),
 	    fz_graph_nstates(f->g), fz_graph_nedges(f->g), f->nq,
-	    f->nfindings, f->flaky);
+	    f->nfindings, f->flaky, f->policy);
 	for (size_t i = 0; i < f->nfindings && i < FZ_MAX_FINDINGS; i++)
 		if (f->summary[i][0] != '\0')
 			printf("  %s\n", f->summary[i]);
@@ -981,6 +1047,7 @@ main(int argc, char **argv)
 	for (size_t i = 0; i < nb; i++)
 		(void)queue_add(f, &builtin[i], NULL, 0);
 	free(builtin);
+	f->nseeds = f->nq;
 	if (f->nq == 0 || !fz_reachable(&f->t)) {
 		fprintf(stderr, "smtp-fuzz: %s\n", f->nq == 0 ? "no seeds" :
 		    "the target is unreachable");

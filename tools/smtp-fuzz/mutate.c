@@ -170,8 +170,8 @@ mutate_body(struct fz_rng *r, struct fz_step *st)
 	uint8_t	*p;
 
 	switch (fz_below(r, st->kind == FZ_DATA ? 4 : 3)) {
-	case 0:		/* BDAT and message sizes around the limits */
-		want = fz_below(r, 3) == 0 ? 0 : lengths[fz_below(r,
+	case 0:		/* BDAT and message sizes: empty, around the limits */
+		want = fz_below(r, 2) == 0 ? 0 : lengths[fz_below(r,
 		    sizeof(lengths) / sizeof(lengths[0]))];
 		if ((p = malloc(want + 1)) == NULL)
 			return;

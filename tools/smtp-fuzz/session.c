@@ -31,7 +31,7 @@ static const char *const oracle_names[FZ_ORACLE__COUNT] = {
 	"ok", "crash", "hang", "rfc-354-without-rcpt",
 	"rfc-pipelining-reply-missing", "rfc-bare-end-of-data-accepted",
 	"rfc-plaintext-after-starttls", "rfc-starttls-offered-after-tls",
-	"rfc-malformed-reply", "latency-spike"
+	"rfc-malformed-reply", "rfc-close-without-reply", "latency-spike"
 };
 
 const char *
@@ -370,6 +370,10 @@ static const char *const builtin[] = {
 	"send EHLO fuzz.test\nsend MAIL FROM:<a@fuzz.test> BODY=BINARYMIME\n"
 	"send RCPT TO:<b@fuzz.test>\nbdat 6 \"hello\\n\"\n"
 	"bdat 5 last \"world\"\nsend QUIT\n",
+	/* RFC 3030 2: a zero-length last chunk ends the message. */
+	"send EHLO fuzz.test\nsend MAIL FROM:<a@fuzz.test>\n"
+	"send RCPT TO:<b@fuzz.test>\nbdat 6 \"hello\\n\"\nbdat 0 last\n"
+	"send QUIT\n",
 	"send EHLO fuzz.test\nsend AUTH PLAIN AGZ1enoAZnV6eg==\n"
 	"send MAIL FROM:<a@fuzz.test> AUTH=<>\nsend RCPT TO:<b@fuzz.test>\n"
 	"data \"Subject: auth\\r\\n\\r\\nhi\\r\\n\"\nsend QUIT\n",
@@ -377,7 +381,8 @@ static const char *const builtin[] = {
 	"send AUTH CRAM-MD5\nsend QUIT\n",
 	"send EHLO fuzz.test\nstarttls\nsend EHLO fuzz.test\n"
 	"send MAIL FROM:<a@fuzz.test>\nsend QUIT\n",
-	"send EHLO fuzz.test\nsend MAIL FROM:<\xc3\xa4@fuzz.test> SMTPUTF8\n"
+	"send EHLO fuzz.test\nsend MAIL FROM:<\xc3\xa4@fuzz.test> SMTPUTF8 "
+	"SIZE=100\n"
 	"send RCPT TO:<\xc3\xb6@fuzz.test>\ndata \"h\xc3\xa9\\r\\n\"\n"
 	"send QUIT\n",
 	"send EHLO fuzz.test\nsend MAIL FROM:<a@fuzz.test> RET=HDRS "
