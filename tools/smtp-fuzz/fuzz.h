@@ -123,6 +123,10 @@ struct fz_target {
 	unsigned	 timeout_ms;	/* a reply, after a write */
 	unsigned	 quiet_ms;	/* the wait proving silence */
 	unsigned	 linger_ms;	/* after the last step, wait for a close */
+	/* Known hangs: 1 stops the case before sending verb in state
+	   (the last state key), saving a timeout per rediscovery. */
+	int		(*avoid)(void *ud, const char *state, const char *verb);
+	void		*avoid_ud;
 };
 
 struct fz_result {

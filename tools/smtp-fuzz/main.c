@@ -38,6 +38,7 @@
 #define FZ_MAX_SEEN	1024
 #define FZ_MAX_DICT	1024
 #define FZ_MAX_FINDINGS	256
+#define FZ_MAX_HANGS	64
 
 struct qent {
 	struct fz_session	 s;
@@ -48,6 +49,7 @@ struct qent {
 
 struct fuzzer {
 	struct fz_target	 t;
+	struct fz_target	 t_plain;	/* no hang avoidance */
 	char			 host[256], port[16];
 	const char		*out;
 	const char		*restart_cmd, *exec_cmd;
@@ -63,7 +65,7 @@ struct fuzzer {
 	pthread_mutex_t		 mu;
 	struct fz_graph		*g;
 	struct qent		*q[FZ_MAX_QUEUE];
-	size_t			 nq, qsaved, nseeds;
+	size_t			 nq, qsaved, nseeds, calibrated;
 	char			*dict[FZ_MAX_DICT];
 	size_t			 ndict;
 	char			 seen[FZ_MAX_SEEN][FZ_KEY_LEN + 64];
@@ -71,6 +73,11 @@ struct fuzzer {
 	uint64_t		 execs, execs_before, lat_sum, lat_n;
 	size_t			 nfindings, flaky, policy;
 	char			 summary[FZ_MAX_FINDINGS][160];
+	struct {
+		char	state[FZ_KEY_LEN];
+		char	verb[16];
+	}			 hangs[FZ_MAX_HANGS];
+	size_t			 nhangs;
 	int			 fatal;
 };
 
@@ -289,7 +296,10 @@ run_case(struct fuzzer *f, const struct fz_target *t,
 	int	died = 0;
 
 	fz_exec(t, s, lim, rec, res);
-	if (f->exec_cmd == NULL && f->watch_pid <= 0)
+	/* Only a case the server hung up on may own a death in the log:
+	   with -j N another worker's crash must not be taken for ours. */
+	if ((f->exec_cmd == NULL && f->watch_pid <= 0) || (res->connected &&
+	    res->oracle != FZ_RFC_CLOSE && res->oracle != FZ_CRASH))
 		return;
 	/* The master reaps and logs a child a moment after its death. */
 	for (int i = 0; i < 6 && !died; i++) {
@@ -305,6 +315,7 @@ run_case(struct fuzzer *f, const struct fz_target *t,
 		return;
 	if (res->oracle == FZ_OK || res->oracle == FZ_RFC_CLOSE ||
 	    res->oracle == FZ_CRASH) {
+		/* Not connected: the process died before this case. */
 		if (res->oracle == FZ_OK) {
 			char v[16];
 			res->trigger = s->n > 0 ? s->n - 1 : 0;
@@ -363,6 +374,39 @@ seen_drop(struct fuzzer *f, const char *key)
 		}
 }
 
+/* Confirmed hangs, by full state key and verb (fz_target.avoid). */
+static int
+avoid_hang(void *ud, const char *state, const char *verb)
+{
+	struct fuzzer	*f = ud;
+	int		 hit = 0;
+
+	pthread_mutex_lock(&f->mu);
+	for (size_t i = 0; i < f->nhangs && !hit; i++)
+		hit = strcmp(f->hangs[i].verb, verb) == 0 &&
+		    strcmp(f->hangs[i].state, state) == 0;
+	pthread_mutex_unlock(&f->mu);
+	return (hit);
+}
+
+static void
+hang_add(struct fuzzer *f, const struct fz_result *res)
+{
+	size_t	k = res->trigger_state;
+
+	if (res->oracle != FZ_HANG || k == 0 || k > res->npath)
+		return;
+	pthread_mutex_lock(&f->mu);
+	if (f->nhangs < FZ_MAX_HANGS) {
+		snprintf(f->hangs[f->nhangs].state, FZ_KEY_LEN, "%s",
+		    res->path[k - 1]);
+		snprintf(f->hangs[f->nhangs].verb, 16, "%s",
+		    res->trigger_verb);
+		f->nhangs++;
+	}
+	pthread_mutex_unlock(&f->mu);
+}
+
 static int
 same_bug(const struct fz_result *a, const struct fz_result *b)
 {
@@ -387,7 +431,7 @@ minimise(struct fuzzer *f, struct fz_session *s, const struct fz_result *want)
 			if (fz_session_copy(t, s) != 0)
 				break;
 			fz_session_remove(t, i);
-			run_case(f, &f->t, t, 0, NULL, res);
+			run_case(f, &f->t_plain, t, 0, NULL, res);
 			if (!same_bug(res, want)) {
 				fz_session_clear(t);
 				if (res->oracle == FZ_CRASH)
@@ -455,7 +499,7 @@ record(struct fuzzer *f, const struct fz_session *s,
 	m.tags = tags;
 	m.ntags = 2;
 	(void)sp_script_set_meta(*out, &m);
-	run_case(f, &f->t, s, 0, *out, res);
+	run_case(f, &f->t_plain, s, 0, *out, res);
 	return (same_bug(res, want));
 }
 
@@ -544,7 +588,7 @@ report(struct fuzzer *f, const struct fz_session *orig,
 		goto out;
 	if (first->oracle == FZ_CRASH)
 		(void)revive(f);
-	run_case(f, &f->t, s, 0, NULL, res);	/* the recheck */
+	run_case(f, &f->t_plain, s, 0, NULL, res);	/* the recheck */
 	if (!same_bug(res, first)) {
 		pthread_mutex_lock(&f->mu);
 		seen_drop(f, key);
@@ -552,6 +596,7 @@ report(struct fuzzer *f, const struct fz_session *orig,
 		pthread_mutex_unlock(&f->mu);
 		goto out;
 	}
+	hang_add(f, res);
 	(void)revive(f);
 	if ((first->oracle == FZ_CRASH || first->oracle == FZ_RFC_CLOSE) &&
 	    policy_close(f, s, first)) {
@@ -630,7 +675,19 @@ fuzz_one(struct worker *w, struct fz_session *s, struct fz_result *res)
 	pthread_mutex_unlock(&f->mu);
 	if (rc != 0)
 		goto out;
-	fz_mutate(&w->rng, s, donor, (const char *const *)f->dict, f->ndict);
+	/* The first draws run each seed as it is (calibration). */
+	pthread_mutex_lock(&f->mu);
+	int calibrate = f->calibrated < f->nseeds;
+	if (calibrate) {
+		fz_session_clear(s);
+		rc = fz_session_copy(s, &f->q[f->calibrated++]->s);
+	}
+	pthread_mutex_unlock(&f->mu);
+	if (rc != 0)
+		goto out;
+	if (!calibrate)
+		fz_mutate(&w->rng, s, donor, (const char *const *)f->dict,
+		    f->ndict);
 	double t0 = now();
 	run_case(f, &f->t, s, lim, NULL, res);
 	if (getenv("SMTP_FUZZ_DEBUG") != NULL)
@@ -1021,7 +1078,12 @@ main(int argc, char **argv)
 	if (parse_args(f, argc, argv, seeds, &nseeds) != 0)
 		return (usage());
 	f->t.host = f->host;
+	f->t.avoid = avoid_hang;
+	f->t.avoid_ud = f;
+
 	f->t.port = f->port;
+	f->t_plain = f->t;
+	f->t_plain.avoid = NULL;
 	if (f->duration <= 0 && f->max_iter == 0)
 		f->duration = 60;
 	if (mkdirs(f->out) != 0 || (f->g = fz_graph_new()) == NULL) {
