@@ -12,7 +12,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fuzzlib import (BUGGY, FUZZ, RUNNER, check, done, free_port, fuzz,
                      need, replay, skip, wait_port)
 
-BUDGET = int(os.environ.get("SP_FUZZ_BUDGET", "150"))
+BUDGET = int(os.environ.get("SP_FUZZ_BUDGET", "180"))
 
 # Bug -> how its finding looks: (oracle, trigger verb or None).
 BUGS = {
