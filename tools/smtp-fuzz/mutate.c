@@ -169,7 +169,9 @@ mutate_body(struct fz_rng *r, struct fz_step *st)
 	size_t	want;
 	uint8_t	*p;
 
-	switch (fz_below(r, st->kind == FZ_DATA ? 4 : 3)) {
+	/* BDAT: the size (0 and the limits) is what matters most. */
+	switch (st->kind == FZ_BDAT && fz_below(r, 2) ? 0 :
+	    fz_below(r, st->kind == FZ_DATA ? 4 : 3)) {
 	case 0:		/* BDAT and message sizes: empty, around the limits */
 		want = fz_below(r, 2) == 0 ? 0 : lengths[fz_below(r,
 		    sizeof(lengths) / sizeof(lengths[0]))];
@@ -204,7 +206,7 @@ mutate_field(struct fz_rng *r, struct fz_session *s, const char *const *dict,
 		return;
 	st = &s->steps[fz_below(r, s->n)];
 	/* Smuggling (CONFORMANCE.md V1) gets a fair share on its own. */
-	if (fz_below(r, 4) == 0)
+	if (fz_below(r, 8) == 0)
 		for (size_t i = 0; i < s->n; i++)
 			if (s->steps[i].kind == FZ_DATA && fz_below(r, 2)) {
 				s->steps[i].term = 1 + (unsigned)fz_below(r,
