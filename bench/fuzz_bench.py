@@ -3,6 +3,7 @@ seconds (default 60) per server, -j SP_FUZZ_BENCH_J (default 2), all on
 loopback; prints execs/s, states and transitions from each run's
 stats.json."""
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -20,6 +21,8 @@ import clientlib  # noqa: E402
 if not os.access(FUZZ, os.X_OK):
     sys.exit("smtp-fuzz not built in %s" % BUILD)
 rec = clientlib.recorder()
+# aiosmtpd logs every bad command the fuzzer sends: not wanted here.
+logging.disable(logging.CRITICAL)
 work = tempfile.mkdtemp(prefix="fuzzbench-")
 rows = []
 
