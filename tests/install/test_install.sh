@@ -15,7 +15,7 @@ check() {
 pc=$(find "$prefix" -name smtpproto.pc | head -n 1)
 check "smtpproto.pc installed" '[ -n "$pc" ]'
 check "umbrella header installed" '[ -f "$prefix/include/smtpproto/smtpproto.h" ]'
-check "smtp-decode installed" '"$prefix/bin/smtp-decode" --version | grep -q "smtp-decode "'
+check "smtp-decode installed" '[[ $("$prefix/bin/smtp-decode" --version) == "smtp-decode "* ]]'
 check "man page installed" '[ -f "$prefix/share/man/man1/smtp-decode.1" ]'
 check "schema installed" '[ -f "$prefix/share/smtpproto/session.schema.json" ]'
 cat >"$prefix/t.c" <<'C'
@@ -38,7 +38,10 @@ check "compiles with pkg-config flags ($flags)" \
     'cc -o "$prefix/t" "$prefix/t.c" $flags -Wl,-rpath,"$libdir"'
 check "runs against the installed shared library" \
     '[ "$("$prefix/t")" = "0.1.0 tcp_gap 4096" ]'
+# ldd's output is taken whole first: with pipefail, grep -q closing
+# the pipe early could make ldd fail with SIGPIPE.
+deps=$(ldd "$prefix/t")
 check "links the shared library" \
-    'ldd "$prefix/t" | grep -q "$libdir/libsmtpproto.so"'
+    'grep -q "$libdir/libsmtpproto.so" <<<"$deps"'
 echo "test_install: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
