@@ -852,15 +852,32 @@ resume(struct fuzzer *f)
 /* ---------------------------------------------------------- options */
 
 static int
-usage(void)
+usage_to(FILE *out, int status)
 {
-	fprintf(stderr, "usage: smtp-fuzz --target HOST:PORT --out DIR "
+	fprintf(out, "usage: smtp-fuzz --target HOST:PORT --out DIR "
 	    "[--seeds FILE]... [--duration S | --iterations N]\n"
 	    "                 [--seed N] [-j N] [--timeout MS] [--quiet MS] "
 	    "[--dict FILE]\n"
 	    "                 [--latency-factor F] [--restart-cmd CMD] "
-	    "[--exec CMD | --pid PID]\n");
-	return (2);
+	    "[--exec CMD | --pid PID]\n"
+	    "Sends only to --target; see man smtp-fuzz.\n");
+	return (status);
+}
+
+static int
+usage(void)
+{
+	return (usage_to(stderr, 2));
+}
+
+/* --help and -h anywhere ask for the usage on stdout and exit 0. */
+static int
+wants_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			return (1);
+	return (0);
 }
 
 static int
@@ -1075,6 +1092,8 @@ main(int argc, char **argv)
 	f->lat_factor = 50;
 	f->t.timeout_ms = 2000;
 	f->t.quiet_ms = 200;
+	if (wants_help(argc, argv))
+		return (usage_to(stdout, 0));
 	if (parse_args(f, argc, argv, seeds, &nseeds) != 0)
 		return (usage());
 	f->t.host = f->host;
