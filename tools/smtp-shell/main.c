@@ -204,7 +204,13 @@ shell_read_replies(struct repl *r, size_t n, int drain_ms)
 
 	for (i = 0; i < n + 100; i++) {
 		if (i >= n) {
-			e = sp_client_wait(r->c, drain_ms, &ev);
+			/*
+			 * After 221 the server closes (RFC 5321 3.8):
+			 * wait a moment for it, so the close is shown
+			 * whether or not its FIN came with the reply.
+			 */
+			e = sp_client_wait(r->c, r->last_code == 221 &&
+			    drain_ms < 1000 ? 1000 : drain_ms, &ev);
 			if (e != SP_E_OK || ev == SP_CLIENT_EV_SILENCE)
 				return (0);
 			if (ev != SP_CLIENT_EV_DATA) {
