@@ -51,6 +51,37 @@ def recorder():
     return mod
 
 
+CRAM_CHALLENGE = b"<1896.697170952@aiosmtpd.test>"
+
+
+def aiosmtpd_auth(user, password):
+    """The AUTH side of a test aiosmtpd for one user: an authenticator
+    for PLAIN and LOGIN, and a CRAM-MD5 hook (RFC 2195), which aiosmtpd
+    lacks; set it as the handler's auth_CRAM__MD5.  handled=False makes
+    aiosmtpd send its own 535 on failure (with the default it would
+    send nothing at all)."""
+    import hmac
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    def authenticator(server, session, envelope, mechanism, data):
+        return AuthResult(success=isinstance(data, LoginPassword) and
+                          data.login == user.encode() and
+                          data.password == password.encode(),
+                          handled=False)
+
+    async def auth_cram_md5(handler, server, args):
+        resp = await server.challenge_auth(CRAM_CHALLENGE)
+        if not isinstance(resp, bytes) or b" " not in resp:
+            return AuthResult(success=False)
+        who, digest = resp.rsplit(b" ", 1)
+        want = hmac.new(password.encode(), CRAM_CHALLENGE, "md5").hexdigest()
+        return AuthResult(success=who == user.encode() and
+                          hmac.compare_digest(digest, want.encode()),
+                          handled=False)
+
+    return authenticator, auth_cram_md5
+
+
 def free_port(family=socket.AF_INET, host="127.0.0.1"):
     with socket.socket(family, socket.SOCK_STREAM) as s:
         s.bind((host, 0))

@@ -2,7 +2,6 @@
 AUTH: certificate verification with a test CA (and its failure without
 it), AUTH PLAIN / LOGIN / CRAM-MD5 inside TLS, dot-stuffing checked
 against what the server stored, implicit variables, IPv6."""
-import hmac
 import os
 import socket
 import ssl
@@ -10,20 +9,19 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from clientlib import (PASSWORD, USER, check, done, make_ca, need_runner,
-                       run, script, skip, free_port)
+from clientlib import (PASSWORD, USER, aiosmtpd_auth, check, done, make_ca,
+                       need_runner, run, script, skip, free_port)
 
 need_runner()
 try:
     from aiosmtpd.controller import Controller
-    from aiosmtpd.smtp import AuthResult, LoginPassword
 except ImportError:
     skip("aiosmtpd missing")
 
 work = tempfile.mkdtemp(prefix="sp-client-")
 ca, cert, key = make_ca(work)
-CHALLENGE = b"<1896.697170952@aiosmtpd.test>"
 received = []
+authenticator, cram_md5 = aiosmtpd_auth(USER, PASSWORD)
 
 
 class Handler:
@@ -32,27 +30,11 @@ class Handler:
         session.host_name = hostname
         return responses[:1] + ["250-PIPELINING"] + responses[1:]
 
-    async def auth_CRAM__MD5(self, server, args):
-        resp = await server.challenge_auth(CHALLENGE)
-        if not isinstance(resp, bytes) or b" " not in resp:
-            return AuthResult(success=False)
-        user, digest = resp.rsplit(b" ", 1)
-        want = hmac.new(PASSWORD.encode(), CHALLENGE, "md5").hexdigest()
-        return AuthResult(success=user == USER.encode() and
-                          hmac.compare_digest(digest, want.encode()),
-                          handled=False)
+    auth_CRAM__MD5 = cram_md5
 
     async def handle_DATA(self, server, session, envelope):
         received.append(envelope.original_content)
         return "250 OK queued"
-
-
-def authenticator(server, session, envelope, mechanism, data):
-    # handled=False: aiosmtpd then sends its 535 itself (with the
-    # default handled=True it would send nothing at all).
-    return AuthResult(success=isinstance(data, LoginPassword) and
-                      data.login == USER.encode() and
-                      data.password == PASSWORD.encode(), handled=False)
 
 
 def start(host, family):

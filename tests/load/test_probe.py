@@ -14,12 +14,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "client"))
 from loadlib import check, done, free_port, need_tool, replay, skip
-from clientlib import make_ca
+from clientlib import aiosmtpd_auth, make_ca
 
 need_tool()
 try:
     from aiosmtpd.controller import Controller
-    from aiosmtpd.smtp import AuthResult, LoginPassword
 except ImportError:
     skip("aiosmtpd missing")
 
@@ -42,10 +41,7 @@ class Handler:
         return "250 OK queued"
 
 
-def authenticator(server, session, envelope, mechanism, data):
-    return AuthResult(success=isinstance(data, LoginPassword) and
-                      data.login == USER.encode() and
-                      data.password == PASSWORD.encode(), handled=False)
+authenticator, _ = aiosmtpd_auth(USER, PASSWORD)
 
 
 ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)

@@ -15,7 +15,8 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "client"))
 from clientlib import (SRC, BUILD, USER, PASSWORD, check, done, skip,  # noqa
-                       free_port, make_ca, RawServer, read_line, failures)
+                       free_port, make_ca, RawServer, read_line, failures,
+                       aiosmtpd_auth)
 
 SHELL = os.path.join(BUILD, "tools", "smtp-shell", "smtp-shell")
 ANSI = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][AB0]|\r|\x07")

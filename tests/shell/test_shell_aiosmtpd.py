@@ -3,7 +3,6 @@ STARTTLS (a test CA made here with openssl) and AUTH PLAIN/LOGIN:
 replies with latency and colour, completion from the advertised
 extensions, :starttls with verification, :auth without echo, :data,
 :caps, :explain, history, :record and --script replaying it."""
-import hmac
 import os
 import socket
 import ssl
@@ -11,12 +10,11 @@ import subprocess
 import tempfile
 
 from shellpty import (Shell, need_shell, check, done, skip, free_port,
-                      make_ca, USER, PASSWORD, SHELL)
+                      make_ca, USER, PASSWORD, SHELL, aiosmtpd_auth)
 
 need_shell()
 try:
     from aiosmtpd.controller import Controller
-    from aiosmtpd.smtp import AuthResult, LoginPassword
 except ImportError:
     skip("aiosmtpd missing")
 
@@ -25,29 +23,17 @@ ca, cert, key = make_ca(work)
 received = []
 
 
-CHALLENGE = b"<1896.697170952@aiosmtpd.test>"
+authenticator, cram_md5 = aiosmtpd_auth(USER, PASSWORD)
 
 
 class Handler:
-    async def auth_CRAM__MD5(self, server, args):
-        resp = await server.challenge_auth(CHALLENGE)
-        if not isinstance(resp, bytes) or b" " not in resp:
-            return AuthResult(success=False)
-        user, digest = resp.rsplit(b" ", 1)
-        want = hmac.new(PASSWORD.encode(), CHALLENGE, "md5").hexdigest()
-        return AuthResult(success=user == USER.encode() and
-                          hmac.compare_digest(digest, want.encode()),
-                          handled=False)
+    auth_CRAM__MD5 = cram_md5
 
     async def handle_DATA(self, server, session, envelope):
         received.append(envelope.original_content)
         return "250 OK queued"
 
 
-def authenticator(server, session, envelope, mechanism, data):
-    return AuthResult(success=isinstance(data, LoginPassword) and
-                      data.login == USER.encode() and
-                      data.password == PASSWORD.encode(), handled=False)
 
 
 def start():
