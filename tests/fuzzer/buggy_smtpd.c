@@ -3,17 +3,24 @@
  * tests.  It forks per connection like real MTAs (a crash kills one
  * session, the listener lives on) and listens on 127.0.0.1 only.
  *
- *   buggy_smtpd PORT [LIFETIME_S]
+ *   buggy_smtpd PORT [LIFETIME_S [CERT KEY]]
+ *
+ * With CERT and KEY (PEM files) it offers STARTTLS (RFC 3207).  AUTH
+ * PLAIN and LOGIN accept only the user "tester" with the password
+ * "s3cret" (the fuzzer is given them, as a real user would).
  *
  * Each planted bug is reachable only from its own state:
  *
  *   B1 crash  a BDAT chunk of size > 0 after an accepted "BDAT 0"
  *   B2 hang   the 5th RCPT of one transaction is never answered
  *   B3 rfc    after an RSET, DATA gets 354 with no accepted recipient
- *   B4 rfc    after AUTH PLAIN, LF.LF (bare LF) ends the data
+ *   B4 rfc    after a successful AUTH, LF.LF (bare LF) ends the data
  *   B5 rfc    more than 3 commands in one read: the 3rd reply is lost
  *   B6 crash  a MAIL parameter over 200 octets, once EHLO was used
  *             and the MAIL carries SMTPUTF8
+ *   B7 rfc    commands sent in plaintext after STARTTLS, in the same
+ *             read, are executed inside TLS (CVE-2011-0411)
+ *   B8 rfc    EHLO inside TLS still offers STARTTLS
  *
  * Otherwise it is a plain, strict RFC 5321 server that stores nothing.
  * Every session ends after 60 s idle or 2000 commands; the listener
@@ -22,6 +29,7 @@
 #include <sys/types.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -37,15 +45,27 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #define LINE_MAX_	1000		/* RFC 5321 4.5.3.1.4 text line */
 #define IDLE_MS		60000
 #define MAX_CMDS	2000
+#define TLS_WAIT_S	10		/* a stalled handshake */
+
+/* RFC 4616 base64("" NUL "tester" NUL "s3cret"); LOGIN's two lines. */
+#define AUTH_PLAIN_OK	"AHRlc3RlcgBzM2NyZXQ="
+#define AUTH_USER_OK	"dGVzdGVy"
+#define AUTH_PASS_OK	"czNjcmV0"
+
+static SSL_CTX	*tls_ctx;		/* NULL: no STARTTLS */
 
 struct sess {
 	int		fd;
+	SSL		*ssl;		/* after STARTTLS */
 	int		ehlo;		/* EHLO (not HELO) accepted */
 	int		helo;
-	int		auth;		/* AUTH PLAIN succeeded */
+	int		auth;		/* AUTH succeeded */
 	int		rset_seen;
 	int		mail;
 	int		nrcpt_cmds;	/* RCPT commands this transaction */
@@ -67,7 +87,8 @@ reply(struct sess *s, const char *text)
 	/* B5: more than 3 commands in one read lose the 3rd reply. */
 	if (s->lines_in_read > 3 && s->line_no_in_read == 3)
 		return;
-	if (write(s->fd, text, n) < 0)
+	if (s->ssl != NULL ? SSL_write(s->ssl, text, (int)n) <= 0 :
+	    write(s->fd, text, n) < 0)
 		_exit(0);
 }
 
@@ -80,9 +101,14 @@ fill(struct sess *s)
 
 	if (s->len == sizeof(s->buf))
 		return (0);
-	if (poll(&pfd, 1, IDLE_MS) <= 0)
+	if ((s->ssl == NULL || SSL_pending(s->ssl) == 0) &&
+	    poll(&pfd, 1, IDLE_MS) <= 0)
 		return (0);
-	n = read(s->fd, s->buf + s->len, sizeof(s->buf) - s->len);
+	if (s->ssl != NULL)
+		n = SSL_read(s->ssl, s->buf + s->len,
+		    (int)(sizeof(s->buf) - s->len));
+	else
+		n = read(s->fd, s->buf + s->len, sizeof(s->buf) - s->len);
 	if (n <= 0)
 		return (0);
 	s->len += (size_t)n;
@@ -317,21 +343,65 @@ cmd_bdat(struct sess *s, const char *line)
 	return (1);
 }
 
-static void
+/* One AUTH LOGIN exchange: prompt, then compare the answer. */
+static int
+login_step(struct sess *s, const char *prompt, const char *want, int *ok)
+{
+	char	line[LINE_MAX_ + 1];
+
+	reply(s, prompt);
+	if (!get_line(s, line, sizeof(line)))
+		return (0);
+	*ok = *ok && strcmp(line, want) == 0;
+	return (1);
+}
+
+/* AUTH PLAIN with an initial response, or AUTH LOGIN; 0 on close. */
+static int
 cmd_auth(struct sess *s, const char *line)
 {
+	int	ok = 1;
+
 	if (!s->ehlo || s->auth) {
 		reply(s, "503 5.5.1 no AUTH now\r\n");
-		return;
+		return (1);
 	}
-	/* Any initial response to PLAIN is accepted (a test server). */
-	if (strncasecmp(line, "AUTH PLAIN ", 11) == 0 &&
-	    strlen(line) > 11 && line[11] != '=') {
-		s->auth = 1;
-		reply(s, "235 2.7.0 authenticated\r\n");
-		return;
+	if (strncasecmp(line, "AUTH PLAIN ", 11) == 0)
+		ok = strcmp(line + 11, AUTH_PLAIN_OK) == 0;
+	else if (strcasecmp(line, "AUTH LOGIN") == 0) {
+		if (!login_step(s, "334 VXNlcm5hbWU6\r\n", AUTH_USER_OK, &ok) ||
+		    !login_step(s, "334 UGFzc3dvcmQ6\r\n", AUTH_PASS_OK, &ok))
+			return (0);
+	} else {
+		reply(s, "504 5.5.4 AUTH PLAIN (with a response) or LOGIN\r\n");
+		return (1);
 	}
-	reply(s, "504 5.5.4 only AUTH PLAIN with a response\r\n");
+	s->auth = ok;
+	reply(s, ok ? "235 2.7.0 authenticated\r\n" :
+	    "535 5.7.8 bad credentials\r\n");
+	return (1);
+}
+
+/* RFC 3207 4.2: after the handshake the session starts afresh. */
+static int
+cmd_starttls(struct sess *s)
+{
+	struct timeval	tv = { TLS_WAIT_S, 0 };
+
+	if (tls_ctx == NULL || s->ssl != NULL) {
+		reply(s, "503 5.5.1 no STARTTLS now\r\n");
+		return (1);
+	}
+	reply(s, "220 2.0.0 ready to start TLS\r\n");
+	/* B7: the rest of the plaintext read stays in s->buf and is run
+	   inside TLS; a correct server empties it here (s->len = 0). */
+	setsockopt(s->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if ((s->ssl = SSL_new(tls_ctx)) == NULL ||
+	    SSL_set_fd(s->ssl, s->fd) != 1 || SSL_accept(s->ssl) != 1)
+		return (0);
+	s->helo = s->ehlo = s->auth = 0;
+	new_txn(s);
+	return (1);
 }
 
 static void
@@ -344,9 +414,15 @@ cmd_ehlo(struct sess *s, int ehlo)
 		reply(s, "250 buggy.test\r\n");
 		return;
 	}
-	reply(s, "250-buggy.test\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n"
+	/* B8: STARTTLS is offered inside TLS too (RFC 3207 4.2). */
+	reply(s, tls_ctx != NULL ?
+	    "250-buggy.test\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n"
 	    "250-8BITMIME\r\n250-SMTPUTF8\r\n250-CHUNKING\r\n250-DSN\r\n"
-	    "250-AUTH PLAIN\r\n250 ENHANCEDSTATUSCODES\r\n");
+	    "250-STARTTLS\r\n250-AUTH PLAIN LOGIN\r\n"
+	    "250 ENHANCEDSTATUSCODES\r\n" :
+	    "250-buggy.test\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n"
+	    "250-8BITMIME\r\n250-SMTPUTF8\r\n250-CHUNKING\r\n250-DSN\r\n"
+	    "250-AUTH PLAIN LOGIN\r\n250 ENHANCEDSTATUSCODES\r\n");
 }
 
 /* One command; 0 ends the session. */
@@ -364,7 +440,9 @@ command(struct sess *s, const char *line)
 	else if (verb_is(line, "BDAT"))
 		return (cmd_bdat(s, line));
 	else if (verb_is(line, "AUTH"))
-		cmd_auth(s, line);
+		return (cmd_auth(s, line));
+	else if (verb_is(line, "STARTTLS"))
+		return (cmd_starttls(s));
 	else if (verb_is(line, "RSET")) {
 		new_txn(s);
 		s->rset_seen = 1;
@@ -402,6 +480,20 @@ session(int fd)
 	_exit(0);
 }
 
+static int
+tls_setup(const char *cert, const char *key)
+{
+	if ((tls_ctx = SSL_CTX_new(TLS_server_method())) == NULL ||
+	    SSL_CTX_use_certificate_chain_file(tls_ctx, cert) != 1 ||
+	    SSL_CTX_use_PrivateKey_file(tls_ctx, key, SSL_FILETYPE_PEM) != 1) {
+		fprintf(stderr, "buggy_smtpd: cannot load %s / %s\n", cert,
+		    key);
+		ERR_print_errors_fp(stderr);
+		return (-1);
+	}
+	return (0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -410,13 +502,16 @@ main(int argc, char **argv)
 	int			 lfd, one = 1;
 	time_t			 end;
 
-	if (argc < 2 || argc > 3) {
-		fprintf(stderr, "usage: buggy_smtpd PORT [LIFETIME_S]\n");
+	if (argc != 2 && argc != 3 && argc != 5) {
+		fprintf(stderr, "usage: buggy_smtpd PORT [LIFETIME_S "
+		    "[CERT KEY]]\n");
 		return (2);
 	}
 	port = strtol(argv[1], NULL, 10);
-	if (argc == 3)
+	if (argc >= 3)
 		life = strtol(argv[2], NULL, 10);
+	if (argc == 5 && tls_setup(argv[3], argv[4]) != 0)
+		return (1);
 	if (port <= 0 || port > 65535 || life <= 0 || life > 86400) {
 		fprintf(stderr, "buggy_smtpd: bad port or lifetime\n");
 		return (2);

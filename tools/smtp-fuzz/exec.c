@@ -39,6 +39,11 @@ struct ex {
 	 * and closes are then not judged; the watched process still is.
 	 */
 	int			 desync;
+	/* A 334 left for the session's next line to answer (RFC 4954 4:
+	   AUTH LOGIN and the like); that line is then an AUTH response. */
+	int			 in_auth;
+	int			 group_more;	/* lines follow in this write */
+	const struct fz_session	*s;
 	size_t			 step, step_npath;
 	char			 verb[16];
 };
@@ -145,6 +150,8 @@ on_reply(struct ex *x, const struct sp_client_reply *r)
 		verdict(x, FZ_RFC_MALFORMED, "malformed reply to %s", x->verb);
 	if (r->code == 221 || r->code == 421)
 		x->closing = 1;
+	if (r->code != 334)
+		x->in_auth = 0;
 	if (strcmp(x->verb, "MAIL") == 0 && r->code / 100 == 2)
 		x->mail = 1;
 	if (strcmp(x->verb, "RCPT") == 0 && r->code / 100 == 2)
@@ -189,12 +196,27 @@ read_one(struct ex *x, unsigned ms, struct sp_client_reply *r)
 	return (-1);	/* reply over the cap, I/O: no verdict */
 }
 
-/* Replies that need an answer of ours: 354 (end it), 334 (cancel). */
+/* 1 when the next thing sent is a command line of the session. */
+static int
+line_follows(const struct ex *x)
+{
+	return (x->group_more || (x->step + 1 < x->s->n &&
+	    x->s->steps[x->step + 1].kind == FZ_LINE));
+}
+
+/*
+ * Replies that need an answer: 354 (end the data) and 334 (cancel,
+ * RFC 4954 4, unless a line of the session follows to answer it).
+ */
 static int
 follow_up(struct ex *x, struct sp_client_reply *r)
 {
 	int	rc;
 
+	if (r->code == 334 && line_follows(x)) {
+		x->in_auth = 1;
+		return (1);
+	}
 	for (int i = 0; i < 4 && (r->code == 354 || r->code == 334); i++) {
 		const char *p = r->code == 354 ? "\r\n.\r\n" : "*\r\n";
 		rec_text(x, SP_STEP_SENDRAW, p, strlen(p));
@@ -316,6 +338,8 @@ run_lines(struct ex *x, const struct fz_step *st)
 		    memchr(st->lines[i].p, '\n', st->lines[i].n);
 	}
 	line_verb(&st->lines[0], x->verb, sizeof(x->verb));
+	if (x->in_auth)
+		snprintf(x->verb, sizeof(x->verb), "AUTH");
 	if (st->nlines == 1)
 		rec_text(x, SP_STEP_SEND, st->lines[0].p, st->lines[0].n);
 	else
@@ -326,8 +350,11 @@ run_lines(struct ex *x, const struct fz_step *st)
 	}
 	free(buf);
 	for (got = 0; got < st->nlines; got++) {
-		if (st->nlines > 1)
+		if (got > 0)
 			line_verb(&st->lines[got], x->verb, sizeof(x->verb));
+		if (got > 0 && x->in_auth)
+			snprintf(x->verb, sizeof(x->verb), "AUTH");
+		x->group_more = got + 1 < st->nlines;
 		rc = read_one(x, x->t->timeout_ms, &r);
 		if (rc <= 0)
 			break;
@@ -335,7 +362,9 @@ run_lines(struct ex *x, const struct fz_step *st)
 			rec_expect(x, r.code, 0);
 		if (r.code == 220 && strcmp(x->verb, "STARTTLS") == 0)
 			return (do_starttls_reply(x, &r));
-		if ((rc = follow_up(x, &r)) <= 0)
+		rc = follow_up(x, &r);
+		x->group_more = 0;
+		if (rc <= 0)
 			break;
 	}
 	if (rc == 0 && judge && got == 0)
@@ -633,6 +662,7 @@ fz_exec(const struct fz_target *t, const struct fz_session *s,
 	x.rec = rec;
 	x.res = res;
 	x.lat_limit = latency_limit_ns;
+	x.s = s;
 	if ((x.c = connect_target(t)) == NULL)
 		return;
 	res->connected = 1;

@@ -93,7 +93,9 @@ const char *fz_step_verb(const struct fz_step *st, char *buf, size_t cap);
 
 /* Script <-> session; $ in text is escaped as the runner expands it. */
 int	fz_session_from_script(struct fz_session *s, const sp_script *sc);
-size_t	fz_builtin_seeds(struct fz_session **out);
+/* Built-in seeds; with user and pass (--auth) AUTH seeds come first. */
+size_t	fz_builtin_seeds(struct fz_session **out, const char *user,
+	    const char *pass);
 int	fz_seeds_from_file(const char *path,
 	    int (*add)(void *ud, struct fz_session *s), void *ud);
 uint8_t	*fz_escape(const void *p, size_t n, size_t *outlen);
@@ -108,12 +110,27 @@ struct fz_rng {
 	uint64_t	s;
 };
 uint64_t fz_rand(struct fz_rng *r);
+void	fz_bytes_splice(struct fz_bytes *b, size_t off, size_t cut,
+	    const void *ins, size_t n, size_t cap);
 size_t	fz_below(struct fz_rng *r, size_t n);
 
 /* Mutate s in place (1..4 stacked mutations); donor for splicing. */
 void	fz_mutate(struct fz_rng *r, struct fz_session *s,
 	    const struct fz_session *donor, const char *const *dict,
 	    size_t ndict);
+
+/* ---------------------------------------------------------- det.c */
+
+/*
+ * The deterministic stage (as AFL's): every single, systematic mutation
+ * of a seed, run once each before random ones, in stages ordered from
+ * the cheapest and most telling on.  fz_det_count is how many stage
+ * has for s; fz_det_apply makes the k-th in place: 0 done, 1 not
+ * applicable to this session (skip it), -1 out of memory.
+ */
+#define FZ_DET_STAGES	6
+size_t	fz_det_count(const struct fz_session *s, unsigned stage);
+int	fz_det_apply(struct fz_session *s, unsigned stage, size_t k);
 
 /* --------------------------------------------------------- exec.c */
 

@@ -53,6 +53,7 @@ struct fuzzer {
 	char			 host[256], port[16];
 	const char		*out;
 	const char		*restart_cmd, *exec_cmd;
+	char			*auth_user, *auth_pass;	/* --auth */
 	long			 watch_pid;
 	pid_t			 child;
 	char			 logpath[4096];
@@ -66,6 +67,8 @@ struct fuzzer {
 	struct fz_graph		*g;
 	struct qent		*q[FZ_MAX_QUEUE];
 	size_t			 nq, qsaved, nseeds, calibrated;
+	size_t			 det_first, det_seed, det_k;	/* det.c */
+	unsigned		 det_stage;
 	char			*dict[FZ_MAX_DICT];
 	size_t			 ndict;
 	char			 seen[FZ_MAX_SEEN][FZ_KEY_LEN + 64];
@@ -654,46 +657,66 @@ latency_limit(struct fuzzer *f)
 	return (lim > 500000000ULL ? lim : 500000000ULL);
 }
 
-/* One test case: draw, mutate, run, learn, judge. */
-static void
-fuzz_one(struct worker *w, struct fz_session *s, struct fz_result *res)
+/*
+ * The next deterministic case (det.c): stage by stage over the seeds
+ * [det_first, nseeds).  mu held.  Returns 1 with the case in s, 0 when
+ * the stage is over for every seed, -1 out of memory.
+ */
+static int
+draw_det(struct fuzzer *f, struct fz_session *s)
+{
+	while (f->det_stage < FZ_DET_STAGES && f->det_seed < f->nseeds) {
+		const struct fz_session *seed = &f->q[f->det_seed]->s;
+		if (f->det_k >= fz_det_count(seed, f->det_stage)) {
+			f->det_k = 0;
+			if (++f->det_seed >= f->nseeds) {
+				f->det_seed = f->det_first;
+				f->det_stage++;
+			}
+			continue;
+		}
+		if (fz_session_copy(s, seed) != 0)
+			return (-1);
+		int rc = fz_det_apply(s, f->det_stage, f->det_k++);
+		if (rc == 0)
+			return (1);
+		fz_session_clear(s);
+		if (rc < 0)
+			return (-1);
+	}
+	return (0);
+}
+
+/*
+ * The next case into s: each seed as it is (calibration), then the
+ * deterministic stage, then random mutations of a queue entry drawn by
+ * the rarity of its states, with a donor for splicing.  mu held.
+ */
+static int
+draw_case(struct worker *w, struct fz_session *s)
 {
 	struct fuzzer	*f = w->f;
-	uint64_t	 lim;
-	size_t		 fresh;
+	int		 rc;
 
-	pthread_mutex_lock(&f->mu);
+	if (f->calibrated < f->nseeds)
+		return (fz_session_copy(s, &f->q[f->calibrated++]->s));
+	if ((rc = draw_det(f, s)) != 0)
+		return (rc > 0 ? 0 : -1);
 	size_t i = queue_pick(f, &w->rng);
 	size_t d = fz_below(&w->rng, f->nq);
-	int rc = fz_session_copy(s, &f->q[i]->s);
-	struct fz_session *donor = calloc(1, sizeof(*donor));
-	if (donor != NULL && fz_session_copy(donor, &f->q[d]->s) != 0) {
-		free(donor);
-		donor = NULL;
-	}
-	lim = latency_limit(f);
-	pthread_mutex_unlock(&f->mu);
-	if (rc != 0)
-		goto out;
-	/* The first draws run each seed as it is (calibration). */
-	pthread_mutex_lock(&f->mu);
-	int calibrate = f->calibrated < f->nseeds;
-	if (calibrate) {
-		fz_session_clear(s);
-		rc = fz_session_copy(s, &f->q[f->calibrated++]->s);
-	}
-	pthread_mutex_unlock(&f->mu);
-	if (rc != 0)
-		goto out;
-	if (!calibrate)
-		fz_mutate(&w->rng, s, donor, (const char *const *)f->dict,
-		    f->ndict);
-	double t0 = now();
-	run_case(f, &f->t, s, lim, NULL, res);
-	if (getenv("SMTP_FUZZ_DEBUG") != NULL)
-		fprintf(stderr, "exec %.3fs steps %zu states %zu oracle %s "
-		    "%s\n", now() - t0, s->n, res->npath,
-		    fz_oracle_name(res->oracle), res->detail);
+	if (fz_session_copy(s, &f->q[i]->s) != 0)
+		return (-1);
+	fz_mutate(&w->rng, s, &f->q[d]->s, (const char *const *)f->dict,
+	    f->ndict);
+	return (0);
+}
+
+/* What the case taught: states, transitions, a new queue entry. */
+static void
+learn(struct fuzzer *f, const struct fz_session *s,
+    const struct fz_result *res)
+{
+	struct fz_session	*keep;
 
 	pthread_mutex_lock(&f->mu);
 	f->execs++;
@@ -701,30 +724,45 @@ fuzz_one(struct worker *w, struct fz_session *s, struct fz_result *res)
 		f->lat_sum += res->max_latency_ns;
 		f->lat_n++;
 	}
-	fresh = fz_graph_add(f->g, res);
-	if (fresh > 0 && res->oracle == FZ_OK) {
-		struct fz_session *keep = calloc(1, sizeof(*keep));
-		if (keep != NULL && fz_session_copy(keep, s) == 0 &&
-		    queue_add(f, keep, res, 1) == 0)
-			;
-		else if (keep != NULL)
+	if (fz_graph_add(f->g, res) > 0 && res->oracle == FZ_OK &&
+	    (keep = calloc(1, sizeof(*keep))) != NULL) {
+		if (fz_session_copy(keep, s) != 0 ||
+		    queue_add(f, keep, res, 1) != 0)
 			fz_session_clear(keep);
 		free(keep);
 	}
 	pthread_mutex_unlock(&f->mu);
+}
+
+/* One test case: draw, mutate, run, learn, judge. */
+static void
+fuzz_one(struct worker *w, struct fz_session *s, struct fz_result *res)
+{
+	struct fuzzer	*f = w->f;
+	uint64_t	 lim;
+	int		 rc;
+
+	pthread_mutex_lock(&f->mu);
+	rc = draw_case(w, s);
+	lim = latency_limit(f);
+	pthread_mutex_unlock(&f->mu);
+	if (rc != 0)
+		goto out;
+	double t0 = now();
+	run_case(f, &f->t, s, lim, NULL, res);
+	if (getenv("SMTP_FUZZ_DEBUG") != NULL)
+		fprintf(stderr, "exec %.3fs steps %zu states %zu oracle %s "
+		    "%s\n", now() - t0, s->n, res->npath,
+		    fz_oracle_name(res->oracle), res->detail);
+	learn(f, s, res);
 	if (res->oracle != FZ_OK)
 		report(f, s, res);
-	if (!res->connected || res->oracle == FZ_CRASH) {
-		if (!revive(f)) {
-			fprintf(stderr, "\nsmtp-fuzz: %s:%s is unreachable and "
-			    "cannot be restarted; stopping\n", f->host, f->port);
-			f->fatal = 1;
-		}
+	if ((!res->connected || res->oracle == FZ_CRASH) && !revive(f)) {
+		fprintf(stderr, "\nsmtp-fuzz: %s:%s is unreachable and cannot "
+		    "be restarted; stopping\n", f->host, f->port);
+		f->fatal = 1;
 	}
 out:
-	if (donor != NULL)
-		fz_session_clear(donor);
-	free(donor);
 	fz_session_clear(s);
 }
 
@@ -858,8 +896,9 @@ usage_to(FILE *out, int status)
 	    "[--seeds FILE]... [--duration S | --iterations N]\n"
 	    "                 [--seed N] [-j N] [--timeout MS] [--quiet MS] "
 	    "[--dict FILE]\n"
-	    "                 [--latency-factor F] [--restart-cmd CMD] "
-	    "[--exec CMD | --pid PID]\n"
+	    "                 [--auth USER:PASS] [--latency-factor F] "
+	    "[--restart-cmd CMD]\n"
+	    "                 [--exec CMD | --pid PID]\n"
 	    "Sends only to --target; see man smtp-fuzz.\n");
 	return (status);
 }
@@ -900,6 +939,21 @@ parse_target(struct fuzzer *f, const char *arg)
 	f->host[hl] = '\0';
 	snprintf(f->port, sizeof(f->port), "%s", colon + 1);
 	return (0);
+}
+
+/* --auth USER:PASS: the credentials the AUTH seeds log in with. */
+static int
+parse_auth(struct fuzzer *f, const char *arg)
+{
+	const char	*colon = strchr(arg, ':');
+
+	if (colon == NULL || colon == arg || strlen(arg) > 255)
+		return (-1);
+	free(f->auth_user);
+	free(f->auth_pass);
+	f->auth_user = strndup(arg, (size_t)(colon - arg));
+	f->auth_pass = strdup(colon + 1);
+	return (f->auth_user != NULL && f->auth_pass != NULL ? 0 : -1);
 }
 
 static int
@@ -950,7 +1004,7 @@ mkdirs(const char *out)
 
 enum {
 	O_TARGET = 256, O_SEEDS, O_OUT, O_DURATION, O_ITER, O_SEED, O_TIMEOUT,
-	O_QUIET, O_DICT, O_RESTART, O_EXEC, O_PID, O_LAT
+	O_QUIET, O_DICT, O_RESTART, O_EXEC, O_PID, O_LAT, O_AUTH
 };
 
 static const struct option longopts[] = {
@@ -967,6 +1021,7 @@ static const struct option longopts[] = {
 	{ "exec", required_argument, NULL, O_EXEC },
 	{ "pid", required_argument, NULL, O_PID },
 	{ "latency-factor", required_argument, NULL, O_LAT },
+	{ "auth", required_argument, NULL, O_AUTH },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -1044,6 +1099,10 @@ parse_args(struct fuzzer *f, int argc, char **argv, const char **seeds,
 		case O_EXEC:
 			f->exec_cmd = optarg;
 			break;
+		case O_AUTH:
+			if (parse_auth(f, optarg) != 0)
+				return (-1);
+			break;
 		default:
 			if (option(f, c, optarg) != 0)
 				return (-1);
@@ -1075,36 +1134,100 @@ summary(struct fuzzer *f)
 	fflush(stdout);
 }
 
-int
-main(int argc, char **argv)
+/* Resumed queue, seed files, built-in seeds; 0, or -1 with none. */
+static int
+load_seeds(struct fuzzer *f, const char **seeds, size_t nseeds)
 {
-	static struct fuzzer	 F;
-	struct fuzzer		*f = &F;
 	struct fz_session	*builtin;
-	const char		*seeds[256];
-	size_t			 nseeds = 0, nb;
-	struct worker		 w[FZ_MAX_WORKERS];
-	pthread_t		 th[FZ_MAX_WORKERS];
-	double			 last_save;
+	size_t			 nb;
 
+	resume(f);
+	f->det_first = f->det_seed = f->nq;
+	for (size_t i = 0; i < nseeds; i++)
+		if (fz_seeds_from_file(seeds[i], seed_add, f) <= 0)
+			fprintf(stderr, "smtp-fuzz: %s: no seed taken\n",
+			    seeds[i]);
+	nb = fz_builtin_seeds(&builtin, f->auth_user, f->auth_pass);
+	for (size_t i = 0; i < nb; i++)
+		(void)queue_add(f, &builtin[i], NULL, 0);
+	free(builtin);
+	f->nseeds = f->nq;
+	return (f->nq > 0 ? 0 : -1);
+}
+
+/* Start the workers, show the status, save the state every 10 s. */
+static int
+campaign(struct fuzzer *f)
+{
+	struct worker	w[FZ_MAX_WORKERS];
+	pthread_t	th[FZ_MAX_WORKERS];
+	double		last_save;
+	int		n;
+
+	f->start = now();
+	for (n = 0; n < f->jobs; n++) {
+		w[n].f = f;
+		w[n].rng.s = f->seed * (uint64_t)0x9e3779b97f4a7c15ULL +
+		    (uint64_t)n;
+		if (pthread_create(&th[n], NULL, worker_main, &w[n]) != 0) {
+			f->fatal = 1;
+			break;
+		}
+	}
+	last_save = now();
+	while (!done(f)) {
+		usleep(100000);
+		if (isatty(2))
+			status_line(f, 0);
+		if (now() - last_save > 10) {
+			save_state(f);
+			last_save = now();
+		}
+	}
+	for (int i = 0; i < n; i++)
+		pthread_join(th[i], NULL);
+	return (f->fatal ? -1 : 0);
+}
+
+static void
+defaults(struct fuzzer *f)
+{
 	f->jobs = 1;
 	f->seed = 1;
 	f->lat_factor = 50;
 	f->t.timeout_ms = 2000;
 	f->t.quiet_ms = 200;
-	if (wants_help(argc, argv))
-		return (usage_to(stdout, 0));
-	if (parse_args(f, argc, argv, seeds, &nseeds) != 0)
-		return (usage());
+}
+
+/* The two targets: with hang avoidance (fuzzing) and without. */
+static void
+targets(struct fuzzer *f)
+{
 	f->t.host = f->host;
+	f->t.port = f->port;
 	f->t.avoid = avoid_hang;
 	f->t.avoid_ud = f;
-
-	f->t.port = f->port;
 	f->t_plain = f->t;
 	f->t_plain.avoid = NULL;
 	if (f->duration <= 0 && f->max_iter == 0)
 		f->duration = 60;
+}
+
+int
+main(int argc, char **argv)
+{
+	static struct fuzzer	 F;
+	struct fuzzer		*f = &F;
+	const char		*seeds[256];
+	size_t			 nseeds = 0;
+	int			 rc;
+
+	defaults(f);
+	if (wants_help(argc, argv))
+		return (usage_to(stdout, 0));
+	if (parse_args(f, argc, argv, seeds, &nseeds) != 0)
+		return (usage());
+	targets(f);
 	if (mkdirs(f->out) != 0 || (f->g = fz_graph_new()) == NULL) {
 		fprintf(stderr, "smtp-fuzz: %s: %s\n", f->out, strerror(errno));
 		return (1);
@@ -1119,46 +1242,18 @@ main(int argc, char **argv)
 		fprintf(stderr, "smtp-fuzz: --exec target did not come up\n");
 		return (1);
 	}
-	resume(f);
-	for (size_t i = 0; i < nseeds; i++)
-		if (fz_seeds_from_file(seeds[i], seed_add, f) <= 0)
-			fprintf(stderr, "smtp-fuzz: %s: no seed taken\n",
-			    seeds[i]);
-	nb = fz_builtin_seeds(&builtin);
-	for (size_t i = 0; i < nb; i++)
-		(void)queue_add(f, &builtin[i], NULL, 0);
-	free(builtin);
-	f->nseeds = f->nq;
-	if (f->nq == 0 || !fz_reachable(&f->t)) {
+	if (load_seeds(f, seeds, nseeds) != 0 || !fz_reachable(&f->t)) {
 		fprintf(stderr, "smtp-fuzz: %s\n", f->nq == 0 ? "no seeds" :
 		    "the target is unreachable");
-		return (1);
+		rc = 1;
+	} else {
+		rc = campaign(f) == 0 ? 0 : 1;
+		save_state(f);
+		summary(f);
 	}
-	f->start = now();
-	for (int i = 0; i < f->jobs; i++) {
-		w[i].f = f;
-		w[i].rng.s = f->seed * (uint64_t)0x9e3779b97f4a7c15ULL +
-		    (uint64_t)i;
-		if (pthread_create(&th[i], NULL, worker_main, &w[i]) != 0)
-			return (1);
-	}
-	last_save = now();
-	while (!done(f)) {
-		usleep(200000);
-		if (isatty(2))
-			status_line(f, 0);
-		if (now() - last_save > 10) {
-			save_state(f);
-			last_save = now();
-		}
-	}
-	for (int i = 0; i < f->jobs; i++)
-		pthread_join(th[i], NULL);
-	save_state(f);
-	summary(f);
 	if (f->child > 0) {
 		kill(f->child, SIGTERM);
 		waitpid(f->child, NULL, 0);
 	}
-	return (f->fatal ? 1 : 0);
+	return (rc);
 }

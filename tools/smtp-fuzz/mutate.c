@@ -54,9 +54,9 @@ static const char *const words[] = {
 
 static const char *const fill_bytes = "\0\r\n\x80\xff\t .:<>";
 
-/* Replace b[off, off + cut) with ins[0, n). */
-static void
-splice_bytes(struct fz_bytes *b, size_t off, size_t cut, const void *ins,
+/* Replace b[off, off + cut) with ins[0, n); b stays within cap. */
+void
+fz_bytes_splice(struct fz_bytes *b, size_t off, size_t cut, const void *ins,
     size_t n, size_t cap)
 {
 	uint8_t	*q;
@@ -125,39 +125,39 @@ mutate_line(struct fz_rng *r, struct fz_bytes *b, const char *const *dict,
 		if (want <= len || (pad = malloc(want - len)) == NULL)
 			break;
 		memset(pad, "xA9"[fz_below(r, 3)], want - len);
-		splice_bytes(b, off + len, 0, pad, want - len, FZ_MAX_LINE);
+		fz_bytes_splice(b, off + len, 0, pad, want - len, FZ_MAX_LINE);
 		free(pad);
 		break;
 	case 2:		/* a number where a number goes (SIZE=...) */
 		w = numbers[fz_below(r, sizeof(numbers) / sizeof(numbers[0]))];
 		if (len > 5 && memcmp(b->p + off, "SIZE=", 5) == 0)
-			splice_bytes(b, off + 5, len - 5, w, strlen(w),
+			fz_bytes_splice(b, off + 5, len - 5, w, strlen(w),
 			    FZ_MAX_LINE);
 		else
-			splice_bytes(b, b->n, 0, " SIZE=", 6, FZ_MAX_LINE),
-			splice_bytes(b, b->n, 0, w, strlen(w), FZ_MAX_LINE);
+			fz_bytes_splice(b, b->n, 0, " SIZE=", 6, FZ_MAX_LINE),
+			fz_bytes_splice(b, b->n, 0, w, strlen(w), FZ_MAX_LINE);
 		break;
 	case 3:		/* replace a token with a dictionary word */
 		w = pick_word(r, dict, ndict);
-		splice_bytes(b, off, len, w, strlen(w), FZ_MAX_LINE);
+		fz_bytes_splice(b, off, len, w, strlen(w), FZ_MAX_LINE);
 		break;
 	case 4:		/* append a parameter */
 		w = pick_word(r, dict, ndict);
-		splice_bytes(b, b->n, 0, " ", 1, FZ_MAX_LINE);
-		splice_bytes(b, b->n, 0, w, strlen(w), FZ_MAX_LINE);
+		fz_bytes_splice(b, b->n, 0, " ", 1, FZ_MAX_LINE);
+		fz_bytes_splice(b, b->n, 0, w, strlen(w), FZ_MAX_LINE);
 		break;
 	case 5:		/* NUL, CR, LF, 8-bit, blanks, specials */
-		splice_bytes(b, fz_below(r, b->n + 1), 0,
+		fz_bytes_splice(b, fz_below(r, b->n + 1), 0,
 		    fill_bytes + fz_below(r, 11), 1, FZ_MAX_LINE);
 		break;
 	case 6:		/* delete a token */
-		splice_bytes(b, off, len, "", 0, FZ_MAX_LINE);
+		fz_bytes_splice(b, off, len, "", 0, FZ_MAX_LINE);
 		break;
 	default:	/* an AUTH payload: random base64-ish bytes */
 		want = fz_below(r, 64);
 		for (size_t i = 0; i < want; i++) {
 			char c = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="[fz_below(r, 65)];
-			splice_bytes(b, off + len, 0, &c, 1, FZ_MAX_LINE);
+			fz_bytes_splice(b, off + len, 0, &c, 1, FZ_MAX_LINE);
 		}
 		break;
 	}
@@ -184,7 +184,7 @@ mutate_body(struct fz_rng *r, struct fz_step *st)
 		free(p);
 		break;
 	case 1:
-		splice_bytes(&st->body, fz_below(r, st->body.n + 1), 0,
+		fz_bytes_splice(&st->body, fz_below(r, st->body.n + 1), 0,
 		    fill_bytes + fz_below(r, 11), 1, FZ_MAX_BODY);
 		break;
 	case 2:

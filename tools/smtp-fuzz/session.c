@@ -380,7 +380,8 @@ static const char *const builtin[] = {
 	"send EHLO fuzz.test\nsend AUTH LOGIN\nsend Zm9v\nsend YmFy\n"
 	"send AUTH CRAM-MD5\nsend QUIT\n",
 	"send EHLO fuzz.test\nstarttls\nsend EHLO fuzz.test\n"
-	"send MAIL FROM:<a@fuzz.test>\nsend QUIT\n",
+	"send MAIL FROM:<a@fuzz.test>\nsend RCPT TO:<b@fuzz.test>\n"
+	"data \"Subject: tls\\r\\n\\r\\nhi\\r\\n\"\nsend QUIT\n",
 	"send EHLO fuzz.test\nsend MAIL FROM:<\xc3\xa4@fuzz.test> SMTPUTF8 "
 	"SIZE=100\n"
 	"send RCPT TO:<\xc3\xb6@fuzz.test>\ndata \"h\xc3\xa9\\r\\n\"\n"
@@ -392,25 +393,76 @@ static const char *const builtin[] = {
 	"send HELP\nsend HELP MAIL\nsend NOOP x\nsend RSET\nsend QUIT\n",
 };
 
-size_t
-fz_builtin_seeds(struct fz_session **out)
+/*
+ * With --auth: the AUTH states a fuzzer cannot guess its way into.
+ * PLAIN (RFC 4616) and LOGIN, each followed by a whole transaction,
+ * and PLAIN inside TLS (servers that offer AUTH only there).
+ */
+#define SEED_AUTH_PLAIN \
+	"send EHLO fuzz.test\nsend AUTH PLAIN %s\n" \
+	"send MAIL FROM:<a@fuzz.test>\nsend RCPT TO:<b@fuzz.test>\n" \
+	"data \"Subject: auth\\r\\n\\r\\nhi\\r\\n\"\nsend QUIT\n"
+#define SEED_AUTH_LOGIN \
+	"send EHLO fuzz.test\nsend AUTH LOGIN\nsend %s\nsend %s\n" \
+	"send MAIL FROM:<a@fuzz.test>\nsend RCPT TO:<b@fuzz.test>\n" \
+	"data \"Subject: login\\r\\n\\r\\nhi\\r\\n\"\nsend QUIT\n"
+#define SEED_AUTH_TLS \
+	"send EHLO fuzz.test\nstarttls\nsend EHLO fuzz.test\n" \
+	"send AUTH PLAIN %s\nsend MAIL FROM:<a@fuzz.test>\n" \
+	"send RCPT TO:<b@fuzz.test>\n" \
+	"data \"Subject: tls\\r\\n\\r\\nhi\\r\\n\"\nsend QUIT\n"
+#define N_AUTH_SEEDS	3
+
+static int
+seed_parse(struct fz_session *s, const char *text)
 {
-	size_t			 n = sizeof(builtin) / sizeof(builtin[0]), k = 0;
 	struct sp_script_error	 err;
 	sp_script		*sc;
+	int			 rc;
 
-	if ((*out = calloc(n, sizeof(**out))) == NULL)
-		return (0);
-	for (size_t i = 0; i < n; i++) {
-		if (sp_script_parse(&sc, builtin[i], strlen(builtin[i]), NULL,
-		    &err) != SP_E_OK) {
-			fprintf(stderr, "smtp-fuzz: built-in seed %zu: line "
-			    "%u: %s\n", i, err.line, err.msg);
-			continue;
-		}
-		if (fz_session_from_script(&(*out)[k], sc) == 0)
-			k++;
-		sp_script_free(sc);
+	if (sp_script_parse(&sc, text, strlen(text), NULL, &err) != SP_E_OK) {
+		fprintf(stderr, "smtp-fuzz: built-in seed: line %u: %s\n",
+		    err.line, err.msg);
+		return (-1);
 	}
+	rc = fz_session_from_script(s, sc);
+	sp_script_free(sc);
+	return (rc);
+}
+
+/* The --auth seeds into out[]; returns how many. */
+static size_t
+auth_builtin(struct fz_session *out, const char *user, const char *pass)
+{
+	char	plain[700], u64[400], p64[400], text[2048];
+	size_t	len, k = 0;
+
+	if (sp_auth_plain(plain, sizeof(plain), &len, "", user, pass) !=
+	    SP_E_OK || sp_base64_encode(u64, sizeof(u64), &len,
+	    (const uint8_t *)user, strlen(user)) != SP_E_OK ||
+	    sp_base64_encode(p64, sizeof(p64), &len, (const uint8_t *)pass,
+	    strlen(pass)) != SP_E_OK)
+		return (0);
+	snprintf(text, sizeof(text), SEED_AUTH_PLAIN, plain);
+	k += seed_parse(&out[k], text) == 0;
+	snprintf(text, sizeof(text), SEED_AUTH_LOGIN, u64, p64);
+	k += seed_parse(&out[k], text) == 0;
+	snprintf(text, sizeof(text), SEED_AUTH_TLS, plain);
+	k += seed_parse(&out[k], text) == 0;
+	return (k);
+}
+
+size_t
+fz_builtin_seeds(struct fz_session **out, const char *user, const char *pass)
+{
+	size_t	n = sizeof(builtin) / sizeof(builtin[0]), k = 0;
+
+	if ((*out = calloc(n + N_AUTH_SEEDS, sizeof(**out))) == NULL)
+		return (0);
+	/* The credentials first: the deterministic stage starts there. */
+	if (user != NULL && pass != NULL)
+		k = auth_builtin(*out, user, pass);
+	for (size_t i = 0; i < n; i++)
+		k += seed_parse(&(*out)[k], builtin[i]) == 0;
 	return (k);
 }
