@@ -140,6 +140,13 @@ struct fz_target {
 	unsigned	 timeout_ms;	/* a reply, after a write */
 	unsigned	 quiet_ms;	/* the wait proving silence */
 	unsigned	 linger_ms;	/* after the last step, wait for a close */
+	/* End-of-data variants judged by a NOOP sent behind, not by
+	   silence (exec.c eod_probe): fuzzing, not recording. */
+	int		 probe_eod;
+	/* CA file for STARTTLS (NULL: the system's).  Certificates are
+	   never required to verify; a small file spares the client
+	   loading the system store on every connection. */
+	const char	*ca_file;
 	/* Known hangs: 1 stops the case before sending verb in state
 	   (the last state key), saving a timeout per rediscovery. */
 	int		(*avoid)(void *ud, const char *state, const char *verb);
@@ -166,6 +173,8 @@ struct fz_result {
  */
 void	fz_exec(const struct fz_target *t, const struct fz_session *s,
 	    uint64_t latency_limit_ns, sp_script *rec, struct fz_result *res);
+/* 1 if the oracle leaves the dialogue in step (the case goes on). */
+int	fz_soft(enum fz_oracle o);
 /* 1 if a TCP connection to the target succeeds now. */
 int	fz_reachable(const struct fz_target *t);
 

@@ -377,17 +377,26 @@ seen_drop(struct fuzzer *f, const char *key)
 		}
 }
 
-/* Confirmed hangs, by full state key and verb (fz_target.avoid). */
+/* 1 if verb from state is a known hang.  mu held. */
+static int
+hang_known(const struct fuzzer *f, const char *state, const char *verb)
+{
+	for (size_t i = 0; i < f->nhangs; i++)
+		if (strcmp(f->hangs[i].verb, verb) == 0 &&
+		    strcmp(f->hangs[i].state, state) == 0)
+			return (1);
+	return (0);
+}
+
+/* Known hangs, by full state key and verb (fz_target.avoid). */
 static int
 avoid_hang(void *ud, const char *state, const char *verb)
 {
 	struct fuzzer	*f = ud;
-	int		 hit = 0;
+	int		 hit;
 
 	pthread_mutex_lock(&f->mu);
-	for (size_t i = 0; i < f->nhangs && !hit; i++)
-		hit = strcmp(f->hangs[i].verb, verb) == 0 &&
-		    strcmp(f->hangs[i].state, state) == 0;
+	hit = hang_known(f, state, verb);
 	pthread_mutex_unlock(&f->mu);
 	return (hit);
 }
@@ -395,14 +404,15 @@ avoid_hang(void *ud, const char *state, const char *verb)
 static void
 hang_add(struct fuzzer *f, const struct fz_result *res)
 {
-	size_t	k = res->trigger_state;
+	size_t		 k = res->trigger_state;
+	const char	*st;
 
 	if (res->oracle != FZ_HANG || k == 0 || k > res->npath)
 		return;
+	st = res->path[k - 1];
 	pthread_mutex_lock(&f->mu);
-	if (f->nhangs < FZ_MAX_HANGS) {
-		snprintf(f->hangs[f->nhangs].state, FZ_KEY_LEN, "%s",
-		    res->path[k - 1]);
+	if (f->nhangs < FZ_MAX_HANGS && !hang_known(f, st, res->trigger_verb)) {
+		snprintf(f->hangs[f->nhangs].state, FZ_KEY_LEN, "%s", st);
 		snprintf(f->hangs[f->nhangs].verb, 16, "%s",
 		    res->trigger_verb);
 		f->nhangs++;
@@ -428,6 +438,9 @@ minimise(struct fuzzer *f, struct fz_session *s, const struct fz_result *want)
 	struct fz_result	*res = malloc(sizeof(*res));
 	int			 changed = 1;
 
+	/* Steps after the trigger cannot have caused it. */
+	while (s->n > want->trigger + 1)
+		fz_session_remove(s, s->n - 1);
 	for (int pass = 0; pass < 3 && changed && t && res && !stop; pass++) {
 		changed = 0;
 		for (size_t i = s->n; i-- > 0 && !stop;) {
@@ -587,7 +600,13 @@ report(struct fuzzer *f, const struct fz_session *orig,
 	pthread_mutex_lock(&f->mu);
 	fresh = seen_add(f, key);
 	pthread_mutex_unlock(&f->mu);
-	if (!fresh || s == NULL || res == NULL || fz_session_copy(s, orig))
+	if (!fresh) {
+		/* A known hang met from another state: not worth a recheck,
+		   but worth not waiting for again. */
+		hang_add(f, first);
+		goto out;
+	}
+	if (s == NULL || res == NULL || fz_session_copy(s, orig))
 		goto out;
 	if (first->oracle == FZ_CRASH)
 		(void)revive(f);
@@ -724,7 +743,8 @@ learn(struct fuzzer *f, const struct fz_session *s,
 		f->lat_sum += res->max_latency_ns;
 		f->lat_n++;
 	}
-	if (fz_graph_add(f->g, res) > 0 && res->oracle == FZ_OK &&
+	if (fz_graph_add(f->g, res) > 0 && (res->oracle == FZ_OK ||
+	    fz_soft(res->oracle)) &&
 	    (keep = calloc(1, sizeof(*keep))) != NULL) {
 		if (fz_session_copy(keep, s) != 0 ||
 		    queue_add(f, keep, res, 1) != 0)
@@ -896,8 +916,8 @@ usage_to(FILE *out, int status)
 	    "[--seeds FILE]... [--duration S | --iterations N]\n"
 	    "                 [--seed N] [-j N] [--timeout MS] [--quiet MS] "
 	    "[--dict FILE]\n"
-	    "                 [--auth USER:PASS] [--latency-factor F] "
-	    "[--restart-cmd CMD]\n"
+	    "                 [--auth USER:PASS] [--ca FILE] "
+	    "[--latency-factor F] [--restart-cmd CMD]\n"
 	    "                 [--exec CMD | --pid PID]\n"
 	    "Sends only to --target; see man smtp-fuzz.\n");
 	return (status);
@@ -1004,7 +1024,7 @@ mkdirs(const char *out)
 
 enum {
 	O_TARGET = 256, O_SEEDS, O_OUT, O_DURATION, O_ITER, O_SEED, O_TIMEOUT,
-	O_QUIET, O_DICT, O_RESTART, O_EXEC, O_PID, O_LAT, O_AUTH
+	O_QUIET, O_DICT, O_RESTART, O_EXEC, O_PID, O_LAT, O_AUTH, O_CA
 };
 
 static const struct option longopts[] = {
@@ -1022,6 +1042,7 @@ static const struct option longopts[] = {
 	{ "pid", required_argument, NULL, O_PID },
 	{ "latency-factor", required_argument, NULL, O_LAT },
 	{ "auth", required_argument, NULL, O_AUTH },
+	{ "ca", required_argument, NULL, O_CA },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -1102,6 +1123,9 @@ parse_args(struct fuzzer *f, int argc, char **argv, const char **seeds,
 		case O_AUTH:
 			if (parse_auth(f, optarg) != 0)
 				return (-1);
+			break;
+		case O_CA:
+			f->t.ca_file = optarg;
 			break;
 		default:
 			if (option(f, c, optarg) != 0)
@@ -1207,8 +1231,10 @@ targets(struct fuzzer *f)
 	f->t.port = f->port;
 	f->t.avoid = avoid_hang;
 	f->t.avoid_ud = f;
+	f->t.probe_eod = 1;
 	f->t_plain = f->t;
 	f->t_plain.avoid = NULL;
+	f->t_plain.probe_eod = 0;
 	if (f->duration <= 0 && f->max_iter == 0)
 		f->duration = 60;
 }
