@@ -46,6 +46,9 @@ struct ex {
 	const struct fz_session	*s;
 	size_t			 step, step_npath;
 	char			 verb[16];
+	/* The reply's text the bug shows in (the next expect checks it). */
+	const char		*rec_pattern;
+	int			 rec_icase;
 };
 
 static void
@@ -62,6 +65,9 @@ rec_expect(struct ex *x, int code, unsigned within)
 		snprintf(st.expect.codes[0], 4, "%03d", code);
 		st.expect.ncodes = 1;
 	}
+	st.expect.pattern = x->rec_pattern;
+	st.expect.regex = st.expect.icase = x->rec_icase;
+	x->rec_pattern = NULL;
 	(void)sp_script_append(x->rec, &st);
 }
 
@@ -167,9 +173,13 @@ on_reply(struct ex *x, const struct sp_client_reply *r)
 	if (strcmp(x->verb, "AUTH") == 0 && r->code == 235)
 		x->auth = 1;
 	if (strcmp(x->verb, "EHLO") == 0 && r->code == 250 && x->tls &&
-	    (cp = sp_client_capabilities(x->c)) != NULL && cp->starttls)
+	    (cp = sp_client_capabilities(x->c)) != NULL && cp->starttls) {
 		verdict(x, FZ_RFC_STARTTLS_AGAIN, "%s",
 		    "STARTTLS offered again inside TLS");
+		/* The reproducer checks the keyword (RFC 3207 4.2). */
+		x->rec_pattern = "STARTTLS";
+		x->rec_icase = 1;
+	}
 }
 
 /*
