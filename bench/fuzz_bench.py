@@ -27,10 +27,11 @@ work = tempfile.mkdtemp(prefix="fuzzbench-")
 rows = []
 
 
-def bench(name, port):
-    out = os.path.join(work, name.replace(" ", "-"))
+def bench(name, port, *extra):
+    out = os.path.join(work, name.replace(" ", "-").replace("+", "-"))
     subprocess.run([FUZZ, "--target", "127.0.0.1:%d" % port, "--out", out,
-                    "--duration", str(SECS), "--seed", "1", "-j", JOBS],
+                    "--duration", str(SECS), "--seed", "1", "-j", JOBS] +
+                   list(extra),
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                    timeout=SECS * 4 + 120)
     with open(os.path.join(out, "stats.json")) as f:
@@ -50,6 +51,26 @@ def run_aiosmtpd():
         ctl.stop()
 
 
+def run_aiosmtpd_tls():
+    """STARTTLS (a real handshake per TLS case) and AUTH PLAIN/LOGIN."""
+    import ssl
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.handlers import Sink
+    ca, cert, key = clientlib.make_ca(work)
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(cert, key)
+    port = clientlib.free_port()
+    ctl = Controller(Sink(), hostname="127.0.0.1", port=port,
+                     server_hostname="localhost", tls_context=ctx,
+                     require_starttls=False, auth_require_tls=False,
+                     authenticator=clientlib.aiosmtpd_auth("u", "pw")[0])
+    ctl.start()
+    try:
+        bench("aiosmtpd+TLS+AUTH", port, "--ca", ca, "--auth", "u:pw")
+    finally:
+        ctl.stop()
+
+
 def run_sink():
     sink = rec.SinkServer("127.0.0.1")
     try:
@@ -59,27 +80,27 @@ def run_sink():
 
 
 def run_postfix():
-    cert, key = clientlib.make_ca(work)[1:3]
+    ca, cert, key = clientlib.make_ca(work)
     pf = rec.PostfixServer(work, cert, key)
     try:
-        bench("Postfix smtpd", pf.port)
+        bench("Postfix smtpd", pf.port, "--ca", ca)
     finally:
         pf.stop()
 
 
-for f in (run_aiosmtpd, run_sink, run_postfix):
+for f in (run_aiosmtpd, run_aiosmtpd_tls, run_sink, run_postfix):
     try:
         f()
     except Exception as e:  # a peer that cannot run here is reported
         print("%s: not run: %s" % (f.__name__[4:], e))
 
 print("smtp-fuzz, %d s per target, -j %s, loopback" % (SECS, JOBS))
-print("%-16s %10s %8s %8s %12s %9s" % ("target", "execs", "execs/s",
+print("%-18s %10s %8s %8s %12s %9s" % ("target", "execs", "execs/s",
                                        "states", "transitions", "findings"))
 for name, st in rows:
-    print("%-16s %10d %8.1f %8d %12d %9d" % (
+    print("%-18s %10d %8.1f %8d %12d %9d" % (
         name, st["execs"], st["execs_per_s"], st["states"],
         st["transitions"], st["findings"]))
-print("%-16s %10s %8.1f %8s %12s %9s" % ("AFLNet on Exim", "-", 4.8, "-",
+print("%-18s %10s %8.1f %8s %12s %9s" % ("AFLNet on Exim", "-", 4.8, "-",
                                          "-", "(ProFuzzBench, published)"))
 shutil.rmtree(work, ignore_errors=True)

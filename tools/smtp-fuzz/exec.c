@@ -189,7 +189,12 @@ on_reply(struct ex *x, const struct sp_client_reply *r)
 static int
 read_one(struct ex *x, unsigned ms, struct sp_client_reply *r)
 {
-	sp_err	e = sp_client_read_reply(x->c, (int)ms, r);
+	sp_err	e;
+
+	/* Out of step, silence is not judged: no use waiting it out. */
+	if (x->desync && ms > x->t->quiet_ms)
+		ms = x->t->quiet_ms;
+	e = sp_client_read_reply(x->c, (int)ms, r);
 
 	if (e == SP_E_OK) {
 		on_reply(x, r);
@@ -370,7 +375,8 @@ run_lines(struct ex *x, const struct fz_step *st)
 		if (got > 0 && x->in_auth)
 			snprintf(x->verb, sizeof(x->verb), "AUTH");
 		x->group_more = got + 1 < st->nlines;
-		rc = read_one(x, x->t->timeout_ms, &r);
+		rc = read_one(x, judge ? x->t->timeout_ms : x->t->quiet_ms,
+		    &r);
 		if (rc <= 0)
 			break;
 		if (st->nlines == 1 || !judge)
