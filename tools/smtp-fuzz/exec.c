@@ -272,14 +272,29 @@ drain(struct ex *x)
 	return (1);
 }
 
+/*
+ * The line's verb, upper-cased, if it is one of SMTP's; "?" for any
+ * other word, so that a mutated verb ("QUITAAAA") makes neither a new
+ * state nor a new finding of its own.
+ */
 static void
 line_verb(const struct fz_bytes *b, char *out, size_t cap)
 {
+	static const char *const verbs[] = {
+		"EHLO", "HELO", "LHLO", "MAIL", "RCPT", "DATA", "BDAT", "RSET",
+		"NOOP", "QUIT", "VRFY", "EXPN", "HELP", "AUTH", "STARTTLS",
+		"ETRN", "TURN", "ATRN", "SEND", "SOML", "SAML", "XCLIENT",
+		"XFORWARD"
+	};
 	size_t	n = 0;
 
 	for (; n + 1 < cap && n < b->n && isalpha(b->p[n]); n++)
 		out[n] = (char)toupper(b->p[n]);
 	out[n] = '\0';
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+		if (strcmp(out, verbs[i]) == 0)
+			return;
+	snprintf(out, cap, "%s", "?");
 }
 
 /* 1 when a reply is certainly due to the line (see the top comment). */

@@ -3,15 +3,16 @@
  *
  *   smtp-fuzz --target HOST:PORT --out DIR [--seeds FILE]...
  *             [--duration S | --iterations N] [--seed N] [-j N]
- *             [--timeout MS] [--dict FILE] [--restart-cmd CMD]
- *             [--exec CMD | --pid PID]
+ *             [--timeout MS] [--quiet MS] [--dict FILE] [--auth USER:PASS]
+ *             [--ca FILE] [--restart-cmd CMD] [--exec CMD | --pid PID]
  *
  * Test cases are sessions (fuzz.h), one connection each.  Each reply
  * gives a state; a case that reaches a new state or transition joins
- * the queue, and cases are drawn with a weight favouring rare states
- * and states with few explored transitions (graph.c).  A case that
- * trips an oracle (exec.c) is deduplicated (oracle, last state,
- * trigger), rechecked, minimised by removing steps, and saved in
+ * the queue.  Each seed runs as it is, then through the deterministic
+ * stage (det.c); after that cases are drawn with a weight favouring
+ * rare states and states with few explored transitions (graph.c).  A
+ * case that trips an oracle (exec.c) is deduplicated (oracle, last
+ * state, trigger), rechecked, minimised by removing steps, and saved in
  * DIR/findings/ as a session script that passes while the bug is there
  * (smtp-replay reproduces it) and a JSON report.  DIR keeps the queue
  * and the graph, so a second run resumes.
