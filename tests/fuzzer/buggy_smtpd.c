@@ -494,34 +494,15 @@ tls_setup(const char *cert, const char *key)
 	return (0);
 }
 
-int
-main(int argc, char **argv)
+/* The listening socket on 127.0.0.1:port, or -1. */
+static int
+listen_on(long port)
 {
 	struct sockaddr_in	 sin;
-	long			 port, life = 900;
 	int			 lfd, one = 1;
-	time_t			 end;
 
-	if (argc != 2 && argc != 3 && argc != 5) {
-		fprintf(stderr, "usage: buggy_smtpd PORT [LIFETIME_S "
-		    "[CERT KEY]]\n");
-		return (2);
-	}
-	port = strtol(argv[1], NULL, 10);
-	if (argc >= 3)
-		life = strtol(argv[2], NULL, 10);
-	if (argc == 5 && tls_setup(argv[3], argv[4]) != 0)
-		return (1);
-	if (port <= 0 || port > 65535 || life <= 0 || life > 86400) {
-		fprintf(stderr, "buggy_smtpd: bad port or lifetime\n");
-		return (2);
-	}
-	/* Children are reaped below and their deaths logged, as Postfix's
-	   master does ("process smtpd pid N killed by signal 6"). */
-	signal(SIGPIPE, SIG_IGN);
-	lfd = socket(AF_INET, SOCK_STREAM, 0);
-	if (lfd < 0)
-		return (1);
+	if ((lfd = socket(AF_INET, SOCK_STREAM, 0)) < 0)
+		return (-1);
 	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
@@ -530,11 +511,23 @@ main(int argc, char **argv)
 	if (bind(lfd, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
 	    listen(lfd, 64) < 0) {
 		perror("buggy_smtpd: bind/listen");
-		return (1);
+		close(lfd);
+		return (-1);
 	}
-	printf("buggy_smtpd listening on 127.0.0.1:%ld\n", port);
-	fflush(stdout);
-	end = time(NULL) + life;
+	return (lfd);
+}
+
+/*
+ * Fork a child per connection until the lifetime ends.  Children are
+ * reaped and their deaths logged, as Postfix's master does ("process
+ * smtpd pid N killed by signal 6").
+ */
+static void
+serve(int lfd, long life)
+{
+	time_t	end = time(NULL) + life;
+	int	one = 1;
+
 	while (time(NULL) < end) {
 		struct pollfd pfd = { .fd = lfd, .events = POLLIN };
 		int st;
@@ -549,8 +542,7 @@ main(int argc, char **argv)
 		int fd = accept(lfd, NULL, NULL);
 		if (fd < 0)
 			continue;
-		pid_t pid = fork();
-		if (pid == 0) {
+		if (fork() == 0) {
 			/* A reply per write, at once (no Nagle delays). */
 			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
 			    sizeof(one));
@@ -559,5 +551,33 @@ main(int argc, char **argv)
 		}
 		close(fd);
 	}
+}
+
+int
+main(int argc, char **argv)
+{
+	long	port, life = 900;
+	int	lfd;
+
+	if (argc != 2 && argc != 3 && argc != 5) {
+		fprintf(stderr, "usage: buggy_smtpd PORT [LIFETIME_S "
+		    "[CERT KEY]]\n");
+		return (2);
+	}
+	port = strtol(argv[1], NULL, 10);
+	if (argc >= 3)
+		life = strtol(argv[2], NULL, 10);
+	if (port <= 0 || port > 65535 || life <= 0 || life > 86400) {
+		fprintf(stderr, "buggy_smtpd: bad port or lifetime\n");
+		return (2);
+	}
+	if (argc == 5 && tls_setup(argv[3], argv[4]) != 0)
+		return (1);
+	signal(SIGPIPE, SIG_IGN);
+	if ((lfd = listen_on(port)) < 0)
+		return (1);
+	printf("buggy_smtpd listening on 127.0.0.1:%ld\n", port);
+	fflush(stdout);
+	serve(lfd, life);
 	return (0);
 }

@@ -349,14 +349,26 @@ pipe_short(struct ex *x, const struct fz_step *st, size_t got)
 	}
 }
 
-/* A line or a pipelined group: one write, one reply per line. */
-static int
-run_lines(struct ex *x, const struct fz_step *st)
+/* The verb line i of a step is answered as (AUTH for a response). */
+static void
+set_verb(struct ex *x, const struct fz_step *st, size_t i)
 {
-	struct sp_client_reply	 r;
-	uint8_t			*buf;
-	size_t			 len = 0, got = 0;
-	int			 judge = 1, rc = 1;
+	line_verb(&st->lines[i], x->verb, sizeof(x->verb));
+	if (x->in_auth)
+		snprintf(x->verb, sizeof(x->verb), "AUTH");
+}
+
+/*
+ * Send the step's lines in one write; returns 1 when every line
+ * certainly gets a reply (judgeable), 0 if not, -1 on failure.
+ */
+static int
+send_lines(struct ex *x, const struct fz_step *st)
+{
+	uint8_t	*buf;
+	size_t	 len = 0;
+	int	 judge = 1, rc;
+	char	 v[16];
 
 	if ((buf = malloc(FZ_MAX_LINES * (FZ_MAX_LINE + 2))) == NULL)
 		return (-1);
@@ -366,29 +378,33 @@ run_lines(struct ex *x, const struct fz_step *st)
 		memcpy(buf + len, "\r\n", 2);
 		len += 2;
 		judge &= judgeable(&st->lines[i], st->nlines > 1);
-		char v[16];
 		line_verb(&st->lines[i], v, sizeof(v));
 		x->quit_sent |= strcmp(v, "QUIT") == 0;
 		x->loose |= memchr(st->lines[i].p, '\r', st->lines[i].n) ||
 		    memchr(st->lines[i].p, '\n', st->lines[i].n);
 	}
-	line_verb(&st->lines[0], x->verb, sizeof(x->verb));
-	if (x->in_auth)
-		snprintf(x->verb, sizeof(x->verb), "AUTH");
 	if (st->nlines == 1)
 		rec_text(x, SP_STEP_SEND, st->lines[0].p, st->lines[0].n);
 	else
 		rec_text(x, SP_STEP_SENDRAW, buf, len);
-	if (sp_client_send_raw(x->c, buf, len) != SP_E_OK) {
-		free(buf);
-		return (-1);
-	}
+	rc = sp_client_send_raw(x->c, buf, len) == SP_E_OK ? judge : -1;
 	free(buf);
+	return (rc);
+}
+
+/* A line or a pipelined group: one write, one reply per line. */
+static int
+run_lines(struct ex *x, const struct fz_step *st)
+{
+	struct sp_client_reply	 r;
+	size_t			 got;
+	int			 judge, rc = 1;
+
+	set_verb(x, st, 0);
+	if ((judge = send_lines(x, st)) < 0)
+		return (-1);
 	for (got = 0; got < st->nlines; got++) {
-		if (got > 0)
-			line_verb(&st->lines[got], x->verb, sizeof(x->verb));
-		if (got > 0 && x->in_auth)
-			snprintf(x->verb, sizeof(x->verb), "AUTH");
+		set_verb(x, st, got);
 		x->group_more = got + 1 < st->nlines;
 		rc = read_one(x, judge ? x->t->timeout_ms : x->t->quiet_ms,
 		    &r);
@@ -763,6 +779,22 @@ fz_reachable(const struct fz_target *t)
 	return (c != NULL);
 }
 
+/* After the last step: does the server close within linger_ms? */
+static void
+linger(struct ex *x)
+{
+	struct sp_client_reply	r;
+	enum sp_client_event	ev = SP_CLIENT_EV_SILENCE;
+
+	if (sp_client_wait(x->c, (int)x->t->linger_ms, &ev) == SP_E_OK &&
+	    ev == SP_CLIENT_EV_DATA) {
+		(void)read_one(x, 100, &r);
+		(void)sp_client_wait(x->c, (int)x->t->linger_ms, &ev);
+	}
+	x->res->peer_closed = ev == SP_CLIENT_EV_CLOSED ||
+	    ev == SP_CLIENT_EV_RESET || !sp_client_is_open(x->c);
+}
+
 void
 fz_exec(const struct fz_target *t, const struct fz_session *s,
     uint64_t latency_limit_ns, sp_script *rec, struct fz_result *res)
@@ -795,15 +827,7 @@ fz_exec(const struct fz_target *t, const struct fz_session *s,
 		}
 	} else if (rc == 0)
 		verdict(&x, FZ_HANG, "no greeting within the timeout%s", "");
-	if (t->linger_ms > 0 && res->oracle == FZ_OK) {
-		enum sp_client_event ev;
-		if (sp_client_wait(x.c, (int)t->linger_ms, &ev) == SP_E_OK &&
-		    ev == SP_CLIENT_EV_DATA) {
-			(void)read_one(&x, 100, &r);
-			(void)sp_client_wait(x.c, (int)t->linger_ms, &ev);
-		}
-		res->peer_closed = ev == SP_CLIENT_EV_CLOSED ||
-		    ev == SP_CLIENT_EV_RESET || !sp_client_is_open(x.c);
-	}
+	if (t->linger_ms > 0 && res->oracle == FZ_OK)
+		linger(&x);
 	sp_client_free(x.c);
 }

@@ -585,39 +585,23 @@ policy_close(struct fuzzer *f, const struct fz_session *s,
 	return (closed);
 }
 
-/* Recheck, minimise, record and save one finding (no lock held). */
-static void
-report(struct fuzzer *f, const struct fz_session *orig,
-    const struct fz_result *first)
+/*
+ * Run the case again: 1 if the same bug shows (and is not a close the
+ * server makes by policy), else the finding is dropped.
+ */
+static int
+recheck(struct fuzzer *f, const struct fz_session *s,
+    const struct fz_result *first, const char *key, struct fz_result *res)
 {
-	struct fz_session	*s = calloc(1, sizeof(*s));
-	struct fz_result	*res = malloc(sizeof(*res));
-	sp_script		*sc = NULL;
-	char			 key[FZ_KEY_LEN + 64];
-	double			 found_s = now() - f->start;
-	int			 fresh, ok;
-
-	dedup_key(first, key, sizeof(key));
-	pthread_mutex_lock(&f->mu);
-	fresh = seen_add(f, key);
-	pthread_mutex_unlock(&f->mu);
-	if (!fresh) {
-		/* A known hang met from another state: not worth a recheck,
-		   but worth not waiting for again. */
-		hang_add(f, first);
-		goto out;
-	}
-	if (s == NULL || res == NULL || fz_session_copy(s, orig))
-		goto out;
 	if (first->oracle == FZ_CRASH)
 		(void)revive(f);
-	run_case(f, &f->t_plain, s, 0, NULL, res);	/* the recheck */
+	run_case(f, &f->t_plain, s, 0, NULL, res);
 	if (!same_bug(res, first)) {
 		pthread_mutex_lock(&f->mu);
 		seen_drop(f, key);
 		f->flaky++;
 		pthread_mutex_unlock(&f->mu);
-		goto out;
+		return (0);
 	}
 	hang_add(f, res);
 	(void)revive(f);
@@ -626,30 +610,68 @@ report(struct fuzzer *f, const struct fz_session *orig,
 		pthread_mutex_lock(&f->mu);
 		f->policy++;
 		pthread_mutex_unlock(&f->mu);
-		goto out;
+		return (0);
 	}
+	return (1);
+}
+
+/*
+ * Minimise s and record it as a script; if the minimised case does not
+ * hold up, the original is recorded.  1 if the recording showed the
+ * bug (res then holds its result).
+ */
+static int
+shrink_record(struct fuzzer *f, struct fz_session *s,
+    const struct fz_session *orig, const struct fz_result *first,
+    struct fz_result *res, sp_script **sc)
+{
+	int	ok;
+
 	minimise(f, s, first);
-	if (!(ok = record(f, s, first, res, &sc))) {
-		/* The minimised case did not hold up: keep the original. */
-		sp_script_free(sc);
+	if (!(ok = record(f, s, first, res, sc))) {
+		sp_script_free(*sc);
+		*sc = NULL;
 		fz_session_clear(s);
 		if (fz_session_copy(s, orig) != 0)
-			goto out;
+			return (0);
 		(void)revive(f);
-		ok = record(f, s, first, res, &sc);
+		ok = record(f, s, first, res, sc);
 	}
 	(void)revive(f);
-	if (ok) {
+	return (ok);
+}
+
+/* Recheck, minimise, record and save one finding (no lock held). */
+static void
+report(struct fuzzer *f, const struct fz_session *orig,
+    const struct fz_result *first)
+{
+	struct fz_session	*s = calloc(1, sizeof(*s));
+	struct fz_result	*res = malloc(sizeof(*res));
+	sp_script		*sc = NULL;
+	char			 key[FZ_KEY_LEN + 64], mkey[FZ_KEY_LEN + 64];
+	double			 found_s = now() - f->start;
+	int			 fresh, ok;
+
+	dedup_key(first, key, sizeof(key));
+	pthread_mutex_lock(&f->mu);
+	fresh = seen_add(f, key);
+	pthread_mutex_unlock(&f->mu);
+	if (!fresh)	/* known; a hang from another state is still */
+		hang_add(f, first);	/* not worth waiting for again */
+	if (!fresh || s == NULL || res == NULL ||
+	    fz_session_copy(s, orig) != 0 || !recheck(f, s, first, key, res))
+		goto out;
+	if ((ok = shrink_record(f, s, orig, first, res, &sc))) {
 		/* The minimised case may be one already reported. */
-		char mkey[FZ_KEY_LEN + 64];
 		dedup_key(res, mkey, sizeof(mkey));
 		pthread_mutex_lock(&f->mu);
 		fresh = strcmp(mkey, key) == 0 || seen_add(f, mkey);
 		pthread_mutex_unlock(&f->mu);
-		if (!fresh)
-			goto out;
 	}
-	save_finding(f, ok ? res : first, key, sc, orig->n, s->n, ok, found_s);
+	if (fresh && sc != NULL)
+		save_finding(f, ok ? res : first, key, sc, orig->n, s->n, ok,
+		    found_s);
 out:
 	sp_script_free(sc);
 	if (s != NULL)
@@ -1089,6 +1111,38 @@ option(struct fuzzer *f, int c, const char *arg)
 	return (-1);
 }
 
+/* Options that take text; -1 on a bad one. */
+static int
+option_text(struct fuzzer *f, int c, const char *arg)
+{
+	switch (c) {
+	case O_TARGET:
+		return (parse_target(f, arg));
+	case O_OUT:
+		f->out = arg;
+		return (0);
+	case O_DICT:
+		if (load_dict(f, arg) != 0) {
+			fprintf(stderr, "smtp-fuzz: %s: %s\n", arg,
+			    strerror(errno));
+			return (-1);
+		}
+		return (0);
+	case O_RESTART:
+		f->restart_cmd = arg;
+		return (0);
+	case O_EXEC:
+		f->exec_cmd = arg;
+		return (0);
+	case O_AUTH:
+		return (parse_auth(f, arg));
+	case O_CA:
+		f->t.ca_file = arg;
+		return (0);
+	}
+	return (option(f, c, arg));
+}
+
 static int
 parse_args(struct fuzzer *f, int argc, char **argv, const char **seeds,
     size_t *nseeds)
@@ -1096,42 +1150,10 @@ parse_args(struct fuzzer *f, int argc, char **argv, const char **seeds,
 	int	c;
 
 	while ((c = getopt_long(argc, argv, "j:", longopts, NULL)) != -1) {
-		switch (c) {
-		case O_TARGET:
-			if (parse_target(f, optarg) != 0)
-				return (-1);
-			break;
-		case O_SEEDS:
-			if (*nseeds < 256)
-				seeds[(*nseeds)++] = optarg;
-			break;
-		case O_OUT:
-			f->out = optarg;
-			break;
-		case O_DICT:
-			if (load_dict(f, optarg) != 0) {
-				fprintf(stderr, "smtp-fuzz: %s: %s\n", optarg,
-				    strerror(errno));
-				return (-1);
-			}
-			break;
-		case O_RESTART:
-			f->restart_cmd = optarg;
-			break;
-		case O_EXEC:
-			f->exec_cmd = optarg;
-			break;
-		case O_AUTH:
-			if (parse_auth(f, optarg) != 0)
-				return (-1);
-			break;
-		case O_CA:
-			f->t.ca_file = optarg;
-			break;
-		default:
-			if (option(f, c, optarg) != 0)
-				return (-1);
-		}
+		if (c == O_SEEDS && *nseeds < 256)
+			seeds[(*nseeds)++] = optarg;
+		else if (c != O_SEEDS && option_text(f, c, optarg) != 0)
+			return (-1);
 	}
 	if (optind != argc || f->host[0] == '\0' || f->out == NULL ||
 	    (f->exec_cmd != NULL && f->watch_pid > 0))
@@ -1240,6 +1262,23 @@ targets(struct fuzzer *f)
 		f->duration = 60;
 }
 
+/* Targets, output folders, graph, signals. */
+static int
+setup(struct fuzzer *f)
+{
+	targets(f);
+	if (mkdirs(f->out) != 0 || (f->g = fz_graph_new()) == NULL) {
+		fprintf(stderr, "smtp-fuzz: %s: %s\n", f->out, strerror(errno));
+		return (-1);
+	}
+	pthread_mutex_init(&f->mu, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	snprintf(f->logpath, sizeof(f->logpath), "%s/target.log", f->out);
+	return (0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1254,16 +1293,8 @@ main(int argc, char **argv)
 		return (usage_to(stdout, 0));
 	if (parse_args(f, argc, argv, seeds, &nseeds) != 0)
 		return (usage());
-	targets(f);
-	if (mkdirs(f->out) != 0 || (f->g = fz_graph_new()) == NULL) {
-		fprintf(stderr, "smtp-fuzz: %s: %s\n", f->out, strerror(errno));
+	if (setup(f) != 0)
 		return (1);
-	}
-	pthread_mutex_init(&f->mu, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	snprintf(f->logpath, sizeof(f->logpath), "%s/target.log", f->out);
 	if (f->exec_cmd != NULL && (spawn_target(f) != 0 ||
 	    !await_target(f, 10.0))) {
 		fprintf(stderr, "smtp-fuzz: --exec target did not come up\n");
