@@ -40,6 +40,7 @@
 #define FZ_MAX_DICT	1024
 #define FZ_MAX_FINDINGS	256
 #define FZ_MAX_HANGS	64
+#define FZ_MAX_DEATHS	32
 
 struct qent {
 	struct fz_session	 s;
@@ -59,6 +60,11 @@ struct fuzzer {
 	pid_t			 child;
 	char			 logpath[4096];
 	off_t			 logseen;
+	struct {
+		double	at;
+		char	why[200];
+	}			 deaths[FZ_MAX_DEATHS];	/* target_died */
+	size_t			 ndeaths;
 	uint64_t		 seed, max_iter;
 	double			 duration, start;
 	int			 jobs;
@@ -218,15 +224,86 @@ await_target(struct fuzzer *f, double secs)
 }
 
 /*
- * After a case: did the watched process exit, or write a sanitizer
- * report?  Fills why (a crash reason) and returns 1 if so.
+ * Deaths read from the target's log: a forking server's master logs
+ * its children's deaths (Postfix: "process ... pid N killed by signal
+ * 11"), sanitizers write their reports.  Each is claimed by one case
+ * that saw its connection end (with -j N two cases may end at once,
+ * and each must get its own death); unclaimed ones expire, so that a
+ * death is never taken for a later, unrelated close.
+ */
+#define FZ_DEATH_TTL	2.0	/* seconds a death may be claimed */
+
+static const char *const death_marks[] = {
+	"killed by signal", "ERROR: AddressSanitizer", "runtime error:",
+	"ERROR: LeakSanitizer"
+};
+
+static void
+death_add(struct fuzzer *f, const char *line)
+{
+	for (size_t i = 0; i < sizeof(death_marks) / sizeof(death_marks[0]);
+	    i++) {
+		if (strstr(line, death_marks[i]) == NULL)
+			continue;
+		if (f->ndeaths < FZ_MAX_DEATHS) {
+			f->deaths[f->ndeaths].at = now();
+			snprintf(f->deaths[f->ndeaths].why,
+			    sizeof(f->deaths[0].why), "%s in %.120s",
+			    i == 0 ? "a server process was killed by a signal" :
+			    "sanitizer report", f->logpath);
+			f->ndeaths++;
+		}
+		return;
+	}
+}
+
+/* Read the complete lines the log got since the last scan. */
+static void
+log_scan(struct fuzzer *f)
+{
+	char	 line[1024];
+	FILE	*log;
+
+	if (f->exec_cmd == NULL || (log = fopen(f->logpath, "r")) == NULL)
+		return;
+	if (fseeko(log, f->logseen, SEEK_SET) == 0)
+		while (fgets(line, sizeof(line), log) != NULL) {
+			size_t n = strlen(line);
+			/* A line being written is read next time (a long
+			   line is scanned in pieces). */
+			if (line[n - 1] != '\n' && n + 1 < sizeof(line))
+				break;
+			f->logseen += (off_t)n;
+			death_add(f, line);
+		}
+	fclose(log);
+}
+
+/* Claim the oldest unexpired death; 1 with why filled. */
+static int
+death_claim(struct fuzzer *f, char *why, size_t cap)
+{
+	while (f->ndeaths > 0 && now() - f->deaths[0].at > FZ_DEATH_TTL) {
+		memmove(&f->deaths[0], &f->deaths[1],
+		    --f->ndeaths * sizeof(f->deaths[0]));
+	}
+	if (f->ndeaths == 0)
+		return (0);
+	snprintf(why, cap, "%s", f->deaths[0].why);
+	memmove(&f->deaths[0], &f->deaths[1],
+	    --f->ndeaths * sizeof(f->deaths[0]));
+	return (1);
+}
+
+/*
+ * After a case: did the watched process exit, or a server process die
+ * (death_add)?  Fills why (a crash reason) and returns 1 if so.  mu
+ * held.
  */
 static int
 target_died(struct fuzzer *f, char *why, size_t cap)
 {
-	struct stat	st;
-	int		status;
-	char		buf[4096];
+	int	status;
 
 	if (f->child > 0 && waitpid(f->child, &status, WNOHANG) == f->child) {
 		f->child = 0;
@@ -244,31 +321,8 @@ target_died(struct fuzzer *f, char *why, size_t cap)
 		f->watch_pid = 0;
 		return (1);
 	}
-	if (f->exec_cmd == NULL || stat(f->logpath, &st) != 0 ||
-	    st.st_size <= f->logseen)
-		return (0);
-	FILE *log = fopen(f->logpath, "r");
-	size_t n = 0;
-	if (log != NULL && fseeko(log, f->logseen, SEEK_SET) == 0)
-		n = fread(buf, 1, sizeof(buf) - 1, log);
-	if (log != NULL)
-		fclose(log);
-	buf[n] = '\0';
-	f->logseen = st.st_size;
-	if (strstr(buf, "killed by signal") != NULL) {
-		/* A forking server's master logs its children's deaths
-		   (Postfix: "process ... pid N killed by signal 11"). */
-		snprintf(why, cap, "a server process was killed by a signal "
-		    "(%.120s)", f->logpath);
-		return (1);
-	}
-	if (strstr(buf, "ERROR: AddressSanitizer") != NULL ||
-	    strstr(buf, "runtime error:") != NULL ||
-	    strstr(buf, "ERROR: LeakSanitizer") != NULL) {
-		snprintf(why, cap, "sanitizer report in %.200s", f->logpath);
-		return (1);
-	}
-	return (0);
+	log_scan(f);
+	return (death_claim(f, why, cap));
 }
 
 /* Bring the target back after a crash; 0 if it stays down. */
@@ -597,6 +651,12 @@ recheck(struct fuzzer *f, const struct fz_session *s,
 		(void)revive(f);
 	run_case(f, &f->t_plain, s, 0, NULL, res);
 	if (!same_bug(res, first)) {
+		if (getenv("SMTP_FUZZ_DEBUG") != NULL)
+			fprintf(stderr, "not confirmed: %s after %s (%s); the "
+			    "recheck gave %s after %s\n",
+			    fz_oracle_name(first->oracle), first->trigger_verb,
+			    first->detail, fz_oracle_name(res->oracle),
+			    res->trigger_verb);
 		pthread_mutex_lock(&f->mu);
 		seen_drop(f, key);
 		f->flaky++;
@@ -1266,6 +1326,8 @@ targets(struct fuzzer *f)
 static int
 setup(struct fuzzer *f)
 {
+	struct stat	st;
+
 	targets(f);
 	if (mkdirs(f->out) != 0 || (f->g = fz_graph_new()) == NULL) {
 		fprintf(stderr, "smtp-fuzz: %s: %s\n", f->out, strerror(errno));
@@ -1276,6 +1338,9 @@ setup(struct fuzzer *f)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	snprintf(f->logpath, sizeof(f->logpath), "%s/target.log", f->out);
+	/* A resumed run's log: what is there is an earlier run's. */
+	if (stat(f->logpath, &st) == 0)
+		f->logseen = st.st_size;
 	return (0);
 }
 
