@@ -62,16 +62,22 @@ rs_list_add(struct rs_list *l, struct rs_session *s)
 static struct rs_session *
 session_begin(struct loader *ld, const struct sp_tcp_flow *f)
 {
+	struct sp_script_conv_options co;
 	struct rs_session	*s;
 	int			 v6;
 
+	memset(&co, 0, sizeof(co));
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return (NULL);
 	s->from_capture = 1;
+	s->start_ts = f->first_ts;
 	(void)sp_addr_format(&f->client, s->client, sizeof(s->client));
 	(void)sp_addr_format(&f->server, s->server, sizeof(s->server));
 	s->server_port = f->server_port;
-	if (sp_script_conv_new(&s->cv, NULL) != SP_E_OK ||
+	co.speed = ld->l->speed;
+	co.max_gap_ms = ld->l->max_gap_ms;
+	co.raw_data = 1;	/* irregular DATA content as it was sent */
+	if (sp_script_conv_new(&s->cv, &co) != SP_E_OK ||
 	    rs_list_add(ld->l, s) != 0) {
 		rs_session_free(s);
 		ld->full = 1;
@@ -179,6 +185,7 @@ int
 rs_load_capture(struct rs_list *l, const char *path, char *msg, size_t cap)
 {
 	struct loader	 ld = { l, path, l->n, 0 };
+	struct sp_analyzer_options ao;
 	struct sp_packet pkt;
 	sp_capture	*c;
 	sp_analyzer	*an;
@@ -195,7 +202,9 @@ rs_load_capture(struct rs_list *l, const char *path, char *msg, size_t cap)
 		free(copy);
 		return (-1);
 	}
-	if (sp_analyzer_new(&an, NULL, NULL, on_event, &ld) != SP_E_OK) {
+	sp_analyzer_options_default(&ao);
+	ao.stream_events = 1;		/* for the converter's raw_data */
+	if (sp_analyzer_new(&an, NULL, &ao, on_event, &ld) != SP_E_OK) {
 		sp_capture_free(c);
 		free(copy);
 		return (-1);

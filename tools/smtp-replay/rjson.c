@@ -37,6 +37,11 @@ struct jconv {
 	int			 starttls;	/* STARTTLS awaiting its 220 */
 	int			 done;
 	sp_err			 err;
+	/* Timing (--speed): the previous item's time, the group's pause. */
+	double			 speed;
+	unsigned		 max_gap_ms;
+	double			 last_ts;	/* s; 0: none yet */
+	unsigned		 gsleep;	/* ms */
 };
 
 static void
@@ -82,6 +87,44 @@ add_text(struct jconv *j, enum sp_script_op op, const char *line)
 	free(t);
 }
 
+/* An item's "ts" (seconds), or 0. */
+static double
+item_ts(json_object *it)
+{
+	json_object	*t;
+
+	return (json_object_object_get_ex(it, "ts", &t) ?
+	    json_object_get_double(t) : 0);
+}
+
+/*
+ * The client's pause before the write item it begins: the time since
+ * the previous command or reply, divided by --speed, capped; in ms.
+ */
+static unsigned
+pause_ms(const struct jconv *j, json_object *it)
+{
+	double	ts = item_ts(it), ms;
+
+	if (j->speed <= 0 || j->last_ts <= 0 || ts <= j->last_ts)
+		return (0);
+	ms = (ts - j->last_ts) * 1e3 / j->speed;
+	return (ms >= j->max_gap_ms ? j->max_gap_ms : (unsigned)ms);
+}
+
+static void
+sleep_step(struct jconv *j, unsigned ms)
+{
+	struct sp_script_step	st;
+
+	if (ms == 0)
+		return;
+	memset(&st, 0, sizeof(st));
+	st.op = SP_STEP_SLEEP;
+	st.ms = ms;
+	add(j, &st);
+}
+
 /* The pending group as one send or one pipeline. */
 static void
 flush(struct jconv *j)
@@ -90,6 +133,9 @@ flush(struct jconv *j)
 	struct sp_script_text	 lines[GROUP_MAX];
 	char			*t[GROUP_MAX];
 
+	if (j->ngroup > 0)
+		sleep_step(j, j->gsleep);
+	j->gsleep = 0;
 	if (j->ngroup == 1)
 		add_text(j, SP_STEP_SEND, j->group[0]);
 	else if (j->ngroup > 1) {
@@ -271,16 +317,20 @@ on_command(struct jconv *j, json_object *it)
 	if (gid != j->group_id)
 		flush(j);
 	j->group_id = gid;
+	if (j->ngroup == 0)
+		j->gsleep = pause_ms(j, it);
 	if (strncasecmp(line, "STARTTLS", 8) == 0 && line[8] == '\0') {
 		flush(j);
 		j->starttls = 1;
 	} else if (strncasecmp(line, "AUTH ", 5) == 0) {
 		flush(j);
+		sleep_step(j, pause_ms(j, it));
 		auth_step(j, line);
 	} else if (strncasecmp(line, "BDAT ", 5) == 0) {
 		struct sp_script_step	st;
 
 		flush(j);
+		sleep_step(j, pause_ms(j, it));
 		n = strtoul(line + 5, &end, 10);
 		memset(&st, 0, sizeof(st));
 		st.op = SP_STEP_BDAT;
@@ -371,6 +421,8 @@ record(struct rs_list *l, json_object *rec, const char *base,
 	j.rec = rec;
 	j.dir = dir;
 	j.group_id = -1;
+	j.speed = l->speed;
+	j.max_gap_ms = l->max_gap_ms != 0 ? l->max_gap_ms : 10000;
 	if (at(rec, "dialogue", 0) == NULL) {
 		(void)snprintf(msg, cap, "%s: record %zu has no dialogue "
 		    "(smtp-decode --dialogue writes it)", base, nth);
@@ -382,6 +434,7 @@ record(struct rs_list *l, json_object *rec, const char *base,
 		return (-1);
 	}
 	j.s->from_capture = 1;
+	j.s->start_ts = item_ts(rec) > 0 ? (sp_ts)(item_ts(rec) * 1e9) : 0;
 	label(j.s, rec, base, nth);
 	for (size_t i = 0; !j.done && j.err == SP_E_OK &&
 	    (it = at(rec, "dialogue", i)) != NULL; i++) {
@@ -391,6 +444,8 @@ record(struct rs_list *l, json_object *rec, const char *base,
 			on_command(&j, it);
 		else if (type != NULL && strcmp(type, "reply") == 0)
 			on_reply(&j, it);
+		if (item_ts(it) > j.last_ts)
+			j.last_ts = item_ts(it);
 	}
 	if (!j.done)
 		flush(&j);

@@ -25,6 +25,7 @@ struct rs_session {
 	char		 client[64], server[64];
 	unsigned	 server_port;
 	int		 from_capture;
+	sp_ts		 start_ts;	/* recorded start; 0 if unknown */
 	sp_script_conv	*cv;
 	sp_err		 conv_err;
 	sp_script	*script;
@@ -41,6 +42,13 @@ struct rs_session {
 struct rs_list {
 	struct rs_session **v;
 	size_t		 n;
+	/*
+	 * Set before loading: speed > 0 keeps the clients' pauses as
+	 * sleep steps, divided by speed and capped at max_gap_ms
+	 * (--speed, --max-gap; sp_script_conv_options).
+	 */
+	double		 speed;
+	unsigned	 max_gap_ms;
 };
 
 /*
