@@ -230,7 +230,9 @@ replay_option(struct replay_opts *o, int ch, const char *arg)
 	if (bad) {
 		fprintf(stderr, "smtp-replay: bad value for %s: %s\n",
 		    ch == OPT_AUTH ? "--auth (MECH:USER)" : ch == OPT_FILTER ?
-		    "--filter (port=, client=, server=, sender=)" : "option",
+		    "--filter (port=, client=, server=, sender=)" :
+		    ch == OPT_SPEED ? "--speed (0, or a factor up to 1000)" :
+		    ch == OPT_MAX_GAP ? "--max-gap (1ms to 1h)" : "option",
 		    arg);
 		return (-1);
 	}
@@ -303,41 +305,15 @@ parse_args(struct replay_opts *o, int argc, char **argv, char *sref,
 }
 
 static int
-is_capture(const char *path)
-{
-	const char	*dot = strrchr(path, '.');
-
-	return (dot != NULL && (strcasecmp(dot, ".pcap") == 0 ||
-	    strcasecmp(dot, ".pcapng") == 0 || strcasecmp(dot, ".cap") == 0));
-}
-
-static int
-is_json(const char *path)
-{
-	const char	*dot = strrchr(path, '.');
-
-	return (dot != NULL && (strcasecmp(dot, ".json") == 0 ||
-	    strcasecmp(dot, ".ndjson") == 0 || strcasecmp(dot, ".jsonl") ==
-	    0));
-}
-
-static int
 load_inputs(struct rs_list *l, char **paths, int n, const char *extract)
 {
 	char	msg[600];
 
-	for (int i = 0; i < n; i++) {
-		int	rc = is_capture(paths[i]) ?
-		    rs_load_capture(l, paths[i], msg, sizeof(msg)) :
-		    is_json(paths[i]) ? rs_load_json(l, paths[i], extract,
-		    msg, sizeof(msg)) :
-		    rs_load_script(l, paths[i], msg, sizeof(msg));
-
-		if (rc != 0) {
+	for (int i = 0; i < n; i++)
+		if (rs_load_any(l, paths[i], extract, msg, sizeof(msg)) != 0) {
 			fprintf(stderr, "smtp-replay: %s\n", msg);
 			return (-1);
 		}
-	}
 	return (0);
 }
 

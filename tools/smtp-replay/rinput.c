@@ -7,6 +7,7 @@
  * target answers.
  */
 #include <libgen.h>
+#include <strings.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -247,4 +248,31 @@ rs_load_script(struct rs_list *l, const char *path, char *msg, size_t cap)
 	}
 	(void)snprintf(s->source, sizeof(s->source), "%s", path);
 	return (0);
+}
+
+static int
+has_suffix(const char *path, const char *const *sfx)
+{
+	const char	*dot = strrchr(path, '.');
+
+	for (; dot != NULL && *sfx != NULL; sfx++)
+		if (strcasecmp(dot, *sfx) == 0)
+			return (1);
+	return (0);
+}
+
+int
+rs_load_any(struct rs_list *l, const char *path, const char *extract_dir,
+    char *msg, size_t cap)
+{
+	static const char *const caps[] = { ".pcap", ".pcapng", ".cap",
+	    NULL };
+	static const char *const json[] = { ".json", ".ndjson", ".jsonl",
+	    NULL };
+
+	if (has_suffix(path, caps))
+		return (rs_load_capture(l, path, msg, cap));
+	if (has_suffix(path, json))
+		return (rs_load_json(l, path, extract_dir, msg, cap));
+	return (rs_load_script(l, path, msg, cap));
 }

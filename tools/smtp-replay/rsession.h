@@ -71,6 +71,13 @@ int	rs_load_script(struct rs_list *l, const char *path, char *msg,
 int	rs_load_json(struct rs_list *l, const char *path,
 	    const char *extract_dir, char *msg, size_t cap);
 
+/*
+ * By the file name: a capture (.pcap, .pcapng, .cap), decode JSON
+ * (.json, .ndjson, .jsonl) or else a session script; 0 or -1 with msg.
+ */
+int	rs_load_any(struct rs_list *l, const char *path,
+	    const char *extract_dir, char *msg, size_t cap);
+
 /* Append s to l and number it; 0, or -1 when full or out of memory. */
 int	rs_list_add(struct rs_list *l, struct rs_session *s);
 
