@@ -313,6 +313,28 @@ raw_command(sp_script_conv *cv, const struct sp_smtp_command *c)
 	return (e);
 }
 
+/*
+ * DATA: in a pipeline group it is a line of the group; alone it
+ * becomes a data step that reads the 354 itself, except with timing or
+ * raw DATA, which need the body as a step of its own (data-body or
+ * sendraw after "send DATA" and "expect 354").
+ */
+static sp_err
+data_command(sp_script_conv *cv, const struct sp_smtp_command *c)
+{
+	sp_err	e;
+
+	if ((cv->ng > 0 && c->group == cv->group) || cv->o.speed > 0 ||
+	    cv->o.raw_data) {
+		cv->data_in_group = 1;
+		return (add_to_group(cv, c, c->line.len - 2));
+	}
+	if ((e = flush_group(cv)) != SP_E_OK)
+		return (e);
+	cv->data_alone = 1;
+	return (SP_E_OK);
+}
+
 static sp_err
 on_command(sp_script_conv *cv, const struct sp_smtp_command *c)
 {
@@ -345,16 +367,7 @@ on_command(sp_script_conv *cv, const struct sp_smtp_command *c)
 		sp__str_init(&cv->bytes, cv->o.max_bytes);
 		return (SP_E_OK);
 	case SP_SMTP_VERB_DATA:
-		/* Timing and raw DATA need the body as a step of its own. */
-		if ((cv->ng > 0 && c->group == cv->group) || cv->o.speed > 0 ||
-		    cv->o.raw_data) {
-			cv->data_in_group = 1;
-			return (add_to_group(cv, c, n - 2));
-		}
-		if ((e = flush_group(cv)) != SP_E_OK)
-			return (e);
-		cv->data_alone = 1;
-		return (SP_E_OK);
+		return (data_command(cv, c));
 	default:
 		return (add_to_group(cv, c, n - 2));
 	}

@@ -65,7 +65,7 @@ struct load_cfg {
 struct load_run {
 	const struct load_cfg	*cfg;
 	struct sp_client_options copt;
-	const sp_script		*script;
+	sp_script		*script;	/* --script, owned */
 	struct rs_list		 rec;		/* recorded sessions */
 	sp_ts			 rec_first;	/* their first start */
 	uint64_t		 rec_period;	/* ns between rounds */
@@ -372,24 +372,27 @@ phase_of_verb(const char *sent)
  * Script steps to phases: an expect step answers the last command
  * sent (nothing sent yet: the banner), or the end of data after a
  * data or bdat step; starttls, auth and quit steps carry their own
- * final reply, a data step the 354.
+ * final reply, a data step the 354.  An expect after the one that
+ * answered the end of data answers nothing we sent (the replies to
+ * smuggled commands of a replayed capture): LS_NPHASES.
  */
-static int
-on_step(void *ud, const struct sp_step_result *r)
+static enum ls_phase
+step_phase(struct sess *s, const struct sp_step_result *r)
 {
-	struct sess	*s = ud;
-	enum ls_phase	 p = LS_NPHASES;
+	enum ls_phase	p = LS_NPHASES;
 
 	switch (r->op) {
 	case SP_STEP_SEND:
 	case SP_STEP_PIPELINE:
 		s->last = phase_of_verb(r->sent);
-		return (0);
+		break;
 	case SP_STEP_SENDRAW:		/* after a 354: message content */
 		s->last = s->last == LS_DATA ? LS_DOT : phase_of_verb(r->sent);
-		return (0);
+		break;
 	case SP_STEP_EXPECT:
 		p = r->index == 0 ? LS_BANNER : s->last;
+		if (p == LS_DOT)
+			s->last = LS_NPHASES;
 		break;
 	case SP_STEP_DATA:		/* its code is the 354's */
 		p = LS_DATA;
@@ -404,8 +407,17 @@ on_step(void *ud, const struct sp_step_result *r)
 	case SP_STEP_AUTH: p = LS_AUTH; break;
 	case SP_STEP_QUIT: p = LS_QUIT; break;
 	default:
-		return (0);
+		break;
 	}
+	return (p);
+}
+
+static int
+on_step(void *ud, const struct sp_step_result *r)
+{
+	struct sess	*s = ud;
+	enum ls_phase	 p = step_phase(s, r);
+
 	if (r->code > 0 && p < LS_NPHASES)
 		ls_hist_add(&s->w->st->h[p], r->latency_ns);
 	if (p == LS_DOT && r->code == 250) {
@@ -895,6 +907,34 @@ load_opt2(struct load_cfg *cfg, int ch, const char *a)
 	}
 }
 
+/* What the options cannot say alone; 0, or -1 with a message. */
+static int
+check_cfg(const struct load_cfg *cfg)
+{
+	if (cfg->ninputs > 0 && cfg->script_path != NULL) {
+		fprintf(stderr, "smtp-replay: --script or recorded sessions, "
+		    "not both\n");
+		return (-1);
+	}
+	if (cfg->speed > 0 && (cfg->ninputs == 0 || cfg->rate > 0)) {
+		fprintf(stderr, "smtp-replay: --speed needs recorded sessions "
+		    "(INPUT...) and no --rate\n");
+		return (-1);
+	}
+	if (cfg->host == NULL) {
+		fprintf(stderr, "smtp-replay: --target HOST:PORT is required "
+		    "(there is no default target)\n");
+		return (-1);
+	}
+	if (strlen(cfg->from) > MAX_ADDR || strlen(cfg->rcpt) > MAX_ADDR ||
+	    strlen(cfg->helo) > MAX_ADDR) {
+		fprintf(stderr, "smtp-replay: --from, --rcpt, --helo: at most "
+		    "%d bytes\n", MAX_ADDR);
+		return (-1);
+	}
+	return (0);
+}
+
 static int
 parse_args(struct load_cfg *cfg, int argc, char **argv, char *tbuf,
     size_t tcap)
@@ -918,27 +958,8 @@ parse_args(struct load_cfg *cfg, int argc, char **argv, char *tbuf,
 	}
 	cfg->inputs = argv + optind;
 	cfg->ninputs = argc - optind;
-	if (cfg->ninputs > 0 && cfg->script_path != NULL) {
-		fprintf(stderr, "smtp-replay: --script or recorded sessions, "
-		    "not both\n");
+	if (check_cfg(cfg) != 0)
 		return (-1);
-	}
-	if (cfg->speed > 0 && (cfg->ninputs == 0 || cfg->rate > 0)) {
-		fprintf(stderr, "smtp-replay: --speed needs recorded sessions "
-		    "(INPUT...) and no --rate\n");
-		return (-1);
-	}
-	if (cfg->host == NULL) {
-		fprintf(stderr, "smtp-replay: --target HOST:PORT is required "
-		    "(there is no default target)\n");
-		return (-1);
-	}
-	if (strlen(cfg->from) > MAX_ADDR || strlen(cfg->rcpt) > MAX_ADDR ||
-	    strlen(cfg->helo) > MAX_ADDR) {
-		fprintf(stderr, "smtp-replay: --from, --rcpt, --helo: at most "
-		    "%d bytes\n", MAX_ADDR);
-		return (-1);
-	}
 	if (messages > 0)
 		cfg->sessions = (messages + cfg->per_session - 1) /
 		    cfg->per_session;
@@ -1080,14 +1101,66 @@ fail:
 	return (-1);
 }
 
+/* The run's resources, from run_new(); NULL does nothing. */
+static void
+run_free(struct load_run *run)
+{
+	if (run == NULL)
+		return;
+	free(run->msg);
+	free(run->wire);
+	if (run->cancel[0] >= 0)
+		close(run->cancel[0]);
+	if (run->cancel[1] >= 0)
+		close(run->cancel[1]);
+	rs_list_free(&run->rec);
+	sp_script_free(run->script);
+	free(run);
+}
+
+/*
+ * Everything a run needs before the workers start: the script or the
+ * recorded sessions, the cancel pipe, the client options, the message.
+ */
+static struct load_run *
+run_new(struct load_cfg *cfg)
+{
+	struct load_run		*run;
+	sp_script		*script = NULL;
+	struct sp_script_error	 serr;
+
+	if ((run = calloc(1, sizeof(*run))) == NULL)
+		return (NULL);
+	run->cancel[0] = run->cancel[1] = -1;
+	run->cfg = cfg;
+	if (cfg->script_path != NULL &&
+	    sp_script_load(&script, cfg->script_path, &serr) != SP_E_OK) {
+		fprintf(stderr, "smtp-replay: %s:%u: %s\n", cfg->script_path,
+		    serr.line, serr.msg);
+		run_free(run);
+		return (NULL);
+	}
+	run->script = script;
+	if (pipe(run->cancel) != 0) {
+		fprintf(stderr, "smtp-replay: pipe: %s\n", strerror(errno));
+		run_free(run);
+		return (NULL);
+	}
+	client_options(run);
+	if ((cfg->ninputs > 0 && load_recorded(run, cfg) != 0) ||
+	    make_message(run) != 0) {
+		run_free(run);
+		return (NULL);
+	}
+	return (run);
+}
+
 int
 load_main(int argc, char **argv)
 {
 	struct load_cfg		 cfg;
 	struct load_run		*run;
 	struct ls_stats		*total;
-	sp_script		*script = NULL;
-	struct sp_script_error	 serr;
 	char			 tbuf[512];
 	double			 secs;
 	int			 rc;
@@ -1095,29 +1168,10 @@ load_main(int argc, char **argv)
 	rc = parse_args(&cfg, argc, argv, tbuf, sizeof(tbuf));
 	if (rc != 0)
 		return (rc > 0 ? 0 : 2);
-	if (cfg.script_path != NULL &&
-	    sp_script_load(&script, cfg.script_path, &serr) != SP_E_OK) {
-		fprintf(stderr, "smtp-replay: %s:%u: %s\n", cfg.script_path,
-		    serr.line, serr.msg);
-		return (2);
-	}
-	run = calloc(1, sizeof(*run));
+	run = run_new(&cfg);
 	total = calloc(1, sizeof(*total));
 	rc = 2;
-	if (run != NULL)
-		run->cancel[0] = run->cancel[1] = -1;
-	if (run == NULL || total == NULL)
-		goto out;
-	run->cfg = &cfg;
-	run->script = script;
-	if (pipe(run->cancel) != 0) {
-		fprintf(stderr, "smtp-replay: pipe: %s\n", strerror(errno));
-		goto out;
-	}
-	client_options(run);
-	if (cfg.ninputs > 0 && load_recorded(run, &cfg) != 0)
-		goto out;
-	if (make_message(run) != 0 || run_load(run, total) != 0)
+	if (run == NULL || total == NULL || run_load(run, total) != 0)
 		goto out;
 	secs = (double)(ls_now() - run->t0) / 1e9;
 	if (run->interrupted)
@@ -1128,17 +1182,7 @@ load_main(int argc, char **argv)
 	if (cfg.json_path != NULL && write_json(&cfg, total, secs) != 0)
 		rc = 2;
 out:
-	if (run != NULL) {
-		free(run->msg);
-		free(run->wire);
-		if (run->cancel[0] >= 0)
-			close(run->cancel[0]);
-		if (run->cancel[1] >= 0)
-			close(run->cancel[1]);
-		rs_list_free(&run->rec);
-	}
-	free(run);
+	run_free(run);
 	free(total);
-	sp_script_free(script);
 	return (rc);
 }

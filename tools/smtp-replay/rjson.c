@@ -409,13 +409,33 @@ label(struct rs_session *s, json_object *rec, const char *base, size_t nth)
 	    "%s:%u", base, nth, s->client, cp, s->server, s->server_port);
 }
 
+/* The record's dialogue, item by item, into steps and replies. */
+static void
+dialogue(struct jconv *j)
+{
+	json_object	*it;
+
+	for (size_t i = 0; !j->done && j->err == SP_E_OK &&
+	    (it = at(j->rec, "dialogue", i)) != NULL; i++) {
+		const char	*type = str(it, "type");
+
+		if (type != NULL && strcmp(type, "command") == 0)
+			on_command(j, it);
+		else if (type != NULL && strcmp(type, "reply") == 0)
+			on_reply(j, it);
+		if (item_ts(it) > j->last_ts)
+			j->last_ts = item_ts(it);
+	}
+	if (!j->done)
+		flush(j);
+}
+
 /* One record: a session, or -1 with msg. */
 static int
 record(struct rs_list *l, json_object *rec, const char *base,
     const char *dir, size_t nth, char *msg, size_t cap)
 {
 	struct jconv	 j;
-	json_object	*it;
 
 	memset(&j, 0, sizeof(j));
 	j.rec = rec;
@@ -436,19 +456,7 @@ record(struct rs_list *l, json_object *rec, const char *base,
 	j.s->from_capture = 1;
 	j.s->start_ts = item_ts(rec) > 0 ? (sp_ts)(item_ts(rec) * 1e9) : 0;
 	label(j.s, rec, base, nth);
-	for (size_t i = 0; !j.done && j.err == SP_E_OK &&
-	    (it = at(rec, "dialogue", i)) != NULL; i++) {
-		const char	*type = str(it, "type");
-
-		if (type != NULL && strcmp(type, "command") == 0)
-			on_command(&j, it);
-		else if (type != NULL && strcmp(type, "reply") == 0)
-			on_reply(&j, it);
-		if (item_ts(it) > j.last_ts)
-			j.last_ts = item_ts(it);
-	}
-	if (!j.done)
-		flush(&j);
+	dialogue(&j);
 	if (j.err != SP_E_OK || rs_list_add(l, j.s) != 0) {
 		(void)snprintf(msg, cap, "%s: record %zu: %s", base, nth,
 		    sp_strerror(j.err != SP_E_OK ? j.err : SP_E_NOMEM));
