@@ -693,14 +693,16 @@ report(const struct load_cfg *cfg, const struct ls_stats *st, double secs)
 {
 	int	any = 0;
 
-	printf("target %s:%s, %llu session(s) at concurrency %u, %u message(s)"
-	    " of %zu bytes per session%s%s%s\n", cfg->host, cfg->port,
-	    (unsigned long long)cfg->sessions, cfg->concurrency,
-	    cfg->per_session, cfg->size,
-	    cfg->pipelining ? ", pipelining when offered" : "",
-	    cfg->starttls ? ", STARTTLS" : "",
-	    cfg->script_path != NULL ? ", scripted" : cfg->ninputs > 0 ?
-	    ", recorded sessions" : "");
+	printf("target %s:%s, %llu session(s) at concurrency %u", cfg->host,
+	    cfg->port, (unsigned long long)cfg->sessions, cfg->concurrency);
+	if (cfg->script_path != NULL || cfg->ninputs > 0)
+		printf(", %s\n", cfg->script_path != NULL ? "scripted" :
+		    "recorded sessions");
+	else
+		printf(", %u message(s) of %zu bytes per session%s%s\n",
+		    cfg->per_session, cfg->size, cfg->pipelining ?
+		    ", pipelining when offered" : "", cfg->starttls ?
+		    ", STARTTLS" : "");
 	if (cfg->speed > 0)
 		printf("recorded timing at speed %g (pauses at most %u ms)\n",
 		    cfg->speed, cfg->max_gap_ms != 0 ? cfg->max_gap_ms : 10000);
