@@ -8,6 +8,7 @@ against a server that timestamps what it reads (tests/replay/
 stampserver.py)."""
 import json
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -25,15 +26,15 @@ STARTS = [0.0, 0.8, 1.6]
 PAUSE = 0.4
 
 
-def record(start):
+def record(start, pause=PAUSE):
     t = T0 + start
     d = [(0, "reply", 220, "stamp.test ESMTP"),
          (0.001, "command", 1, "EHLO client.example.test"),
          (0.002, "reply", 250, "stamp.test"),
-         (0.002 + PAUSE, "command", 2, "MAIL FROM:<a@example.test>"),
-         (0.003 + PAUSE, "reply", 250, "2.1.0 Ok"),
-         (0.003 + 2 * PAUSE, "command", 3, "QUIT"),
-         (0.004 + 2 * PAUSE, "reply", 221, "2.0.0 Bye")]
+         (0.002 + pause, "command", 2, "MAIL FROM:<a@example.test>"),
+         (0.003 + pause, "reply", 250, "2.1.0 Ok"),
+         (0.003 + 2 * pause, "command", 3, "QUIT"),
+         (0.004 + 2 * pause, "reply", 221, "2.0.0 Bye")]
     items = []
     for dt, kind, x, text in d:
         it = {"ts": t + dt, "type": kind,
@@ -99,6 +100,26 @@ rc, offs, pauses = run()
 print("  ASAP: starts %s" % ["%.3f" % o for o in offs])
 check(rc == 0 and len(offs) == 3 and max(offs) < 0.1 and
       max(pauses) < 0.05, "no --speed: all at once, no pauses")
+# A pause is cut short by SIGINT: the run stops at once, not after the
+# recorded 8 s (nor --max-gap's 10 s).
+slow = os.path.join(work, "slow.json")
+with open(slow, "w") as f:
+    json.dump(record(0, pause=8.0), f)
+srv = StampServer()
+try:
+    t0 = time.monotonic()
+    p = subprocess.Popen([TOOL, "--load", "--target", srv.target,
+                          "--speed", "1", "--no-progress", slow],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    time.sleep(0.5)
+    p.send_signal(signal.SIGINT)
+    out, _ = p.communicate(timeout=20)
+    took = time.monotonic() - t0
+finally:
+    srv.stop()
+check(took < 2 and "interrupted" in out,
+      "SIGINT during an 8 s pause stops the run in %.2f s" % took)
 r = subprocess.run([TOOL, "--load", "--target", "127.0.0.1:1", "--speed",
                     "2"], capture_output=True, text=True, timeout=10)
 check(r.returncode == 2 and "recorded sessions" in r.stderr,
