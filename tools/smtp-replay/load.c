@@ -857,15 +857,6 @@ load_opt(struct load_cfg *cfg, int ch, const char *a, char *tbuf,
 			return (bad("--messages-per-session", a));
 		cfg->per_session = (unsigned)v;
 		return (0);
-	case O_RATE:
-		return (ls_parse_double(a, 0.001, 1e6, &cfg->rate) == 0 ? 0 :
-		    bad("--rate", a));
-	case O_DURATION:
-		return (ls_parse_double(a, 0.001, MAX_DURATION,
-		    &cfg->duration) == 0 ? 0 : bad("--duration", a));
-	case O_TIMEOUT:
-		return (ls_parse_double(a, 0.001, 3600, &cfg->timeout) == 0 ?
-		    0 : bad("--timeout", a));
 	case O_SIZE:
 		if (ls_parse_u64(a, 0, MAX_SIZE, &v) != 0)
 			return (bad("--size", a));
@@ -898,6 +889,15 @@ load_opt2(struct load_cfg *cfg, int ch, const char *a)
 	case O_NOPROGRESS: cfg->progress = 0; return (0);
 	case '4': cfg->family = SP_CLIENT_FAMILY_IPV4; return (0);
 	case '6': cfg->family = SP_CLIENT_FAMILY_IPV6; return (0);
+	case O_RATE:
+		return (ls_parse_double(a, 0.001, 1e6, &cfg->rate) == 0 ? 0 :
+		    bad("--rate", a));
+	case O_DURATION:
+		return (ls_parse_double(a, 0.001, MAX_DURATION,
+		    &cfg->duration) == 0 ? 0 : bad("--duration", a));
+	case O_TIMEOUT:
+		return (ls_parse_double(a, 0.001, 3600, &cfg->timeout) == 0 ?
+		    0 : bad("--timeout", a));
 	case O_SPEED:
 		return (replay_parse_speed(a, &cfg->speed) == 0 ? 0 :
 		    bad("--speed", a));

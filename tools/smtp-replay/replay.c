@@ -189,6 +189,18 @@ filter_key(const char *f)
 	return (0);
 }
 
+/* A bad option value, said; returns -1. */
+static int
+bad_value(int ch, const char *arg)
+{
+	fprintf(stderr, "smtp-replay: bad value for %s: %s\n",
+	    ch == OPT_AUTH ? "--auth (MECH:USER)" : ch == OPT_FILTER ?
+	    "--filter (port=, client=, server=, sender=)" :
+	    ch == OPT_SPEED ? "--speed (0, or a factor up to 1000)" :
+	    ch == OPT_MAX_GAP ? "--max-gap (1ms to 1h)" : "option", arg);
+	return (-1);
+}
+
 /* Mode-specific options: 1 handled, -1 bad, 0 unknown. */
 static int
 replay_option(struct replay_opts *o, int ch, const char *arg)
@@ -227,16 +239,7 @@ replay_option(struct replay_opts *o, int ch, const char *arg)
 	default:
 		return (0);
 	}
-	if (bad) {
-		fprintf(stderr, "smtp-replay: bad value for %s: %s\n",
-		    ch == OPT_AUTH ? "--auth (MECH:USER)" : ch == OPT_FILTER ?
-		    "--filter (port=, client=, server=, sender=)" :
-		    ch == OPT_SPEED ? "--speed (0, or a factor up to 1000)" :
-		    ch == OPT_MAX_GAP ? "--max-gap (1ms to 1h)" : "option",
-		    arg);
-		return (-1);
-	}
-	return (1);
+	return (bad ? bad_value(ch, arg) : 1);
 }
 
 /*

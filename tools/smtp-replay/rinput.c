@@ -182,11 +182,21 @@ finish_sessions(struct rs_list *l, size_t first, char *msg, size_t cap)
 	return (0);
 }
 
+/* The analyzer, with the stream events the converter's raw_data needs. */
+static sp_err
+new_analyzer(sp_analyzer **an, struct loader *ld)
+{
+	struct sp_analyzer_options ao;
+
+	sp_analyzer_options_default(&ao);
+	ao.stream_events = 1;
+	return (sp_analyzer_new(an, NULL, &ao, on_event, ld));
+}
+
 int
 rs_load_capture(struct rs_list *l, const char *path, char *msg, size_t cap)
 {
 	struct loader	 ld = { l, path, l->n, 0 };
-	struct sp_analyzer_options ao;
 	struct sp_packet pkt;
 	sp_capture	*c;
 	sp_analyzer	*an;
@@ -203,9 +213,7 @@ rs_load_capture(struct rs_list *l, const char *path, char *msg, size_t cap)
 		free(copy);
 		return (-1);
 	}
-	sp_analyzer_options_default(&ao);
-	ao.stream_events = 1;		/* for the converter's raw_data */
-	if (sp_analyzer_new(&an, NULL, &ao, on_event, &ld) != SP_E_OK) {
+	if (new_analyzer(&an, &ld) != SP_E_OK) {
 		sp_capture_free(c);
 		free(copy);
 		return (-1);
