@@ -74,6 +74,9 @@ sp_script_conv_new(sp_script_conv **out, const struct sp_script_conv_options *o)
 		cv->o = *o;
 	if (cv->o.max_bytes == 0)
 		cv->o.max_bytes = (size_t)64 * 1024 * 1024;
+	/* The raw buffer's cap and twice it (escaped) must not overflow. */
+	if (cv->o.max_bytes > SIZE_MAX / 4 - RAW_SLACK)
+		cv->o.max_bytes = SIZE_MAX / 4 - RAW_SLACK;
 	if (cv->o.max_gap_ms == 0)
 		cv->o.max_gap_ms = DEFAULT_MAX_GAP_MS;
 	if (!(cv->o.speed > 0))		/* also NaN */
