@@ -50,8 +50,11 @@ capconv_event(void *ud, const struct sp_event *ev)
 	struct capconv	*x = ud;
 	uintptr_t	 slot;
 
+	/* A smuggled end of data stays as it was sent: a seed worth having. */
+	static const struct sp_script_conv_options co = { .raw_data = 1 };
+
 	if (ev->kind == SP_EV_SESSION_BEGIN && x->n < FZ_MAX_CAPTURE_SEEDS &&
-	    sp_script_conv_new(&x->cv[x->n], NULL) == SP_E_OK) {
+	    sp_script_conv_new(&x->cv[x->n], &co) == SP_E_OK) {
 		*ev->user = (void *)(uintptr_t)(x->n + 1);
 		x->n++;
 	}
@@ -69,6 +72,7 @@ from_capture(const char *path, int (*add)(void *, struct fz_session *),
     void *ud)
 {
 	struct capconv	*x = calloc(1, sizeof(*x));
+	struct sp_analyzer_options ao;
 	struct sp_packet pkt;
 	sp_capture	*cap;
 	sp_analyzer	*an;
@@ -85,7 +89,9 @@ from_capture(const char *path, int (*add)(void *, struct fz_session *),
 		free(x);
 		return (-1);
 	}
-	if (sp_analyzer_new(&an, NULL, NULL, capconv_event, x) != SP_E_OK) {
+	sp_analyzer_options_default(&ao);
+	ao.stream_events = 1;	/* the converter's raw_data needs them */
+	if (sp_analyzer_new(&an, NULL, &ao, capconv_event, x) != SP_E_OK) {
 		sp_capture_free(cap);
 		free(x);
 		return (-1);
