@@ -407,6 +407,38 @@ strict_byte(struct data_machine *d, uint8_t b, int *skip, int *held_cr)
 /* Bytes that can change the strict or the lax reading of DATA. */
 static const uint8_t data_stop[256] = { ['\r'] = 1, ['\n'] = 1, ['\0'] = 1 };
 
+#define ONES	0x0101010101010101ull
+#define HIGHS	0x8080808080808080ull
+
+/* Nonzero when one of the eight bytes of v is zero (exact test). */
+static inline uint64_t
+has_zero(uint64_t v)
+{
+	return ((v - ONES) & ~v & HIGHS);
+}
+
+/*
+ * Where the next CR, LF or NUL is in s[i..n), or n.  Eight bytes at a
+ * time, for the lines of text between them are most of a message; the
+ * word holding a stop byte is searched byte by byte.
+ */
+static size_t
+text_span(const uint8_t *s, size_t i, size_t n)
+{
+	uint64_t	w;
+
+	while (n - i >= 8) {
+		memcpy(&w, s + i, sizeof(w));
+		if (has_zero(w) | has_zero(w ^ ('\r' * ONES)) |
+		    has_zero(w ^ ('\n' * ONES)))
+			break;
+		i += 8;
+	}
+	while (i < n && !data_stop[s[i]])
+		i++;
+	return (i);
+}
+
 /*
  * The common case, made fast: inside a line with nothing pending, only
  * CR, LF and NUL change any state but the history.  A "." there is
@@ -425,8 +457,7 @@ fast_text(struct data_machine *d, const uint8_t *s, size_t n)
 	if (n > 0 && s[0] == '.' && d->h[0] == '\0')
 		return (0);
 	for (;;) {
-		while (i < n && !data_stop[s[i]])
-			i++;
+		i = text_span(s, i, n);
 		if (i + 2 < n && s[i] == '\r' && s[i + 1] == '\n' &&
 		    !data_stop[s[i + 2]] && s[i + 2] != '.')
 			i += 3;
