@@ -94,6 +94,73 @@ b64_put3(uint8_t *out, uint32_t v)
 	out[2] = (uint8_t)v;
 }
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+
+/*
+ * Sixteen characters to twelve bytes a step with SSSE3 (W. Mula and
+ * D. Lemire, "Faster Base64 Encoding and Decoding Using AVX2
+ * Instructions", ACM TWEB 2018).  Each character's high and low nibble
+ * index two small tables whose AND is nonzero exactly for bytes
+ * outside the alphabet; a third table, indexed by the high nibble
+ * ('/' apart), holds what to add to get the character's value; two
+ * multiply-adds pack each four sextets into three bytes.  A block
+ * holding anything else (a line end, usually) is left to the scalar
+ * loops.  A step stores 16 bytes, so it runs only while 24 characters
+ * remain: then the caller's room of (n / 4 + 1) * 3 bytes covers it.
+ */
+__attribute__((target("ssse3"))) static size_t
+b64_ssse3(const uint8_t *in, size_t n, uint8_t *out, size_t *k)
+{
+	const __m128i	lut_lo = _mm_setr_epi8(0x15, 0x11, 0x11, 0x11, 0x11,
+	    0x11, 0x11, 0x11, 0x11, 0x11, 0x13, 0x1a, 0x1b, 0x1b, 0x1b, 0x1a);
+	const __m128i	lut_hi = _mm_setr_epi8(0x10, 0x10, 0x01, 0x02, 0x04,
+	    0x08, 0x04, 0x08, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10);
+	const __m128i	lut_roll = _mm_setr_epi8(0, 16, 19, 4, -65, -65, -71,
+	    -71, 0, 0, 0, 0, 0, 0, 0, 0);
+	const __m128i	pack = _mm_setr_epi8(2, 1, 0, 6, 5, 4, 10, 9, 8, 14,
+	    13, 12, -1, -1, -1, -1);
+	const __m128i	m2f = _mm_set1_epi8(0x2f), zero = _mm_setzero_si128();
+	size_t		i = 0, o = *k;
+
+	while (n - i >= 24) {
+		__m128i	v = _mm_loadu_si128((const __m128i *)(in + i));
+		__m128i	hin = _mm_and_si128(_mm_srli_epi32(v, 4), m2f);
+		__m128i	bad = _mm_and_si128(_mm_shuffle_epi8(lut_lo,
+		    _mm_and_si128(v, m2f)), _mm_shuffle_epi8(lut_hi, hin));
+		__m128i	roll = _mm_shuffle_epi8(lut_roll,
+		    _mm_add_epi8(_mm_cmpeq_epi8(v, m2f), hin));
+
+		if (_mm_movemask_epi8(_mm_cmpeq_epi8(bad, zero)) != 0xffff)
+			break;
+		v = _mm_add_epi8(v, roll);		/* the sextets */
+		v = _mm_maddubs_epi16(v, _mm_set1_epi32(0x01400140));
+		v = _mm_madd_epi16(v, _mm_set1_epi32(0x00011000));
+		_mm_storeu_si128((__m128i *)(out + o),
+		    _mm_shuffle_epi8(v, pack));
+		o += 12;
+		i += 16;
+	}
+	*k = o;
+	return (i);
+}
+
+static size_t
+b64_simd(const uint8_t *in, size_t n, uint8_t *out, size_t *k)
+{
+	if (n < 24 || !__builtin_cpu_supports("ssse3"))
+		return (0);
+	return (b64_ssse3(in, n, out, k));
+}
+#else
+static size_t
+b64_simd(const uint8_t *in, size_t n, uint8_t *out, size_t *k)
+{
+	(void)in, (void)n, (void)out, (void)k;
+	return (0);
+}
+#endif
+
 /*
  * The common case: whole quanta of valid characters, two at a time,
  * with no quantum open.  Stops before the first quantum holding
@@ -103,7 +170,7 @@ b64_put3(uint8_t *out, uint32_t v)
 static size_t
 b64_fast(const uint8_t *in, size_t n, uint8_t *out, size_t *k)
 {
-	size_t		i = 0, o = *k;
+	size_t		i = b64_simd(in, n, out, k), o = *k;
 	uint32_t	v, w;
 
 	while (n - i >= 8) {
