@@ -2,6 +2,8 @@
  * analyzer.c - the stack in one handle: TCP reassembly, one SMTP
  * parser per SMTP flow, one MIME parser and digest set per message,
  * all events funnelled into one callback tagged with the flow.
+ * Parsers and digests of ended sessions and messages are kept, a few,
+ * for the next ones (a capture holds thousands of each).
  *
  * Deciding what is SMTP: a flow whose server port is in the list is
  * SMTP from its first byte.  Otherwise (with by_content) its first
@@ -22,6 +24,7 @@
 #define HOLD_CHUNKS	16
 #define HOLD_ANOMALIES	4
 #define SPARE_MIME	8	/* idle MIME parsers kept for reuse */
+#define SPARE_SMTP	8	/* idle SMTP parsers kept for reuse */
 #define SPARE_DIGESTS	16	/* idle digest sets kept for reuse */
 
 enum verdict { UNDECIDED = 0, SMTP_YES, SMTP_NO };
@@ -91,6 +94,8 @@ struct sp_analyzer {
 	 */
 	sp_mime_parser			*spare_mime[SPARE_MIME];
 	size_t				 nspare_mime;
+	sp_smtp_parser			*spare_smtp[SPARE_SMTP];
+	size_t				 nspare_smtp;
 	struct digests			 spare_dg[SPARE_DIGESTS];
 	size_t				 nspare_dg;
 };
@@ -568,9 +573,13 @@ session_start(struct session *s)
 	    .ts = s->flow->first_ts };
 	sp_err			e;
 
-	e = sp_smtp_parser_new(&s->smtp, &s->an->lim, &smtp_cb, s);
-	if (e != SP_E_OK)
+	if (s->an->nspare_smtp > 0) {
+		s->smtp = s->an->spare_smtp[--s->an->nspare_smtp];
+		sp_smtp_parser_reset(s->smtp, s);
+	} else if ((e = sp_smtp_parser_new(&s->smtp, &s->an->lim, &smtp_cb,
+	    s)) != SP_E_OK) {
 		return (e);
+	}
 	o.show_secrets = s->an->opts.show_secrets;
 	/*
 	 * No implicit_tls for port 465: the parser sees a TLS record
@@ -785,7 +794,10 @@ session_free(struct session *s)
 		s->an->sessions = s->next;
 	if (s->next != NULL)
 		s->next->prev = s->prev;
-	sp_smtp_parser_free(s->smtp);
+	if (s->smtp != NULL && s->an->nspare_smtp < SPARE_SMTP)
+		s->an->spare_smtp[s->an->nspare_smtp++] = s->smtp;
+	else
+		sp_smtp_parser_free(s->smtp);
 	mime_give(s);
 	digests_give(s->an, &s->msg);
 	digests_give(s->an, &s->part);
@@ -1048,6 +1060,8 @@ sp_analyzer_free(sp_analyzer *an)
 		session_free(an->sessions);
 	while (an->nspare_mime > 0)
 		sp_mime_parser_free(an->spare_mime[--an->nspare_mime]);
+	while (an->nspare_smtp > 0)
+		sp_smtp_parser_free(an->spare_smtp[--an->nspare_smtp]);
 	while (an->nspare_dg > 0)
 		digests_free(&an->spare_dg[--an->nspare_dg]);
 	sp_tcp_reasm_free(an->tcp);
