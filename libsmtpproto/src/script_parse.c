@@ -23,6 +23,9 @@ struct rd {
 	int			 steps_seen;
 };
 
+static sp_err fail(struct rd *, const char *, ...)
+    __attribute__((format(printf, 2, 3)));
+
 static sp_err
 fail(struct rd *r, const char *fmt, ...)
 {
