@@ -88,15 +88,54 @@ ndj_escape(struct ndj *w, unsigned char c)
 	ndj_put(w, u, sizeof(u));
 }
 
+/*
+ * The first byte at or after i that needs escaping, or n.  Sixteen
+ * bytes a step with SSE2 (part of x86-64): header values, reply texts
+ * and digests are long runs of plain text.
+ */
+#if defined(__SSE2__)
+#include <emmintrin.h>
+
+static size_t
+plain_span(const char *s, size_t i, size_t n)
+{
+	const __m128i	quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
+	const __m128i	ctl = _mm_set1_epi8(0x1f);
+	int		hits;
+
+	while (n - i >= 16) {
+		__m128i	v = _mm_loadu_si128((const __m128i *)(s + i));
+
+		/* Unsigned v <= 0x1f: min(v, 0x1f) == v. */
+		hits = _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(
+		    _mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)),
+		    _mm_cmpeq_epi8(_mm_min_epu8(v, ctl), v)));
+		if (hits != 0)
+			return (i + (size_t)__builtin_ctz((unsigned)hits));
+		i += 16;
+	}
+	while (i < n && !esc[(unsigned char)s[i]])
+		i++;
+	return (i);
+}
+#else
+static size_t
+plain_span(const char *s, size_t i, size_t n)
+{
+	while (i < n && !esc[(unsigned char)s[i]])
+		i++;
+	return (i);
+}
+#endif
+
 static void
 ndj_string(struct ndj *w, const char *s, size_t n)
 {
 	size_t	run = 0;
 
 	ndj_put(w, "\"", 1);
-	for (size_t i = 0; i < n; i++) {
-		if (!esc[(unsigned char)s[i]])
-			continue;
+	for (size_t i = plain_span(s, 0, n); i < n;
+	    i = plain_span(s, i + 1, n)) {
 		ndj_put(w, s + run, i - run);
 		ndj_escape(w, (unsigned char)s[i]);
 		run = i + 1;
