@@ -100,6 +100,7 @@ for c in $concs; do
 	    "$target"
 	measure "smtp-replay -c $c" "$tool" --load --no-progress \
 	    --target "$target" --concurrency "$c" --repeat "$n" --size "$size"
+	cp "$tmp/stdout" "$tmp/table-plain-$c.txt"
 	measure "smtp-replay -c $c --pipelining" "$tool" --load --no-progress \
 	    --target "$target" --concurrency "$c" --repeat "$n" --size "$size" \
 	    --pipelining --json "$tmp/last-$c.json"
@@ -118,6 +119,14 @@ for c in $concs; do
 	cp "$tmp/stdout" "$tmp/table-k-$c.txt"
 done
 
+# ratio NAME: smtp-source's median wall over NAME's, from the results.
+ratio() {
+	awk -F'\t' -v want="$1" '
+		$1 ~ /^smtp-source/ { base = $2 }
+		$1 == want { printf "%.2fx", base / $2; found = 1 }
+		END { if (!found) printf "?" }' "$tmp/results"
+}
+
 awk -F'\t' -v n="$n" '
 	{ name[NR] = $1; ms[NR] = $2; cpu[NR] = $3 }
 	$1 ~ /^smtp-source/ { base = $2 }
@@ -134,7 +143,22 @@ echo
 echo "x source: smtp-source's median wall time over this row's, at the same"
 echo "  concurrency and connection use (the aim is at least 1.5 with"
 echo "  --pipelining); -d / -k K: K messages per connection."
+echo
+echo "== ratio to smtp-source (target: 1.5x with --pipelining)"
+printf '%-12s %10s %12s %14s %16s\n' concurrency plain pipelining \
+    "plain -k K" "pipelining -k K"
 for c in $concs; do
+	k=$(( (n + c - 1) / c ))
+	printf '%-12s %10s %12s %14s %16s\n' "$c" \
+	    "$(ratio "smtp-replay -c $c")" \
+	    "$(ratio "smtp-replay -c $c --pipelining")" \
+	    "$(ratio "smtp-replay -c $c -k $k")" \
+	    "$(ratio "smtp-replay -c $c -k $k --pipelining")"
+done
+for c in $concs; do
+	echo
+	echo "== smtp-replay -c $c (lock-step), latency per phase (last run)"
+	sed -n '/^phase/,$p' "$tmp/table-plain-$c.txt"
 	echo
 	echo "== smtp-replay -c $c --pipelining, latency per phase (last run)"
 	sed -n '/^phase/,$p' "$tmp/table-$c.txt"

@@ -606,14 +606,27 @@ session_start(struct session *s)
 	return (SP_E_OK);
 }
 
+/*
+ * Bytes of an SMTP flow to the parser; first, when asked, to the
+ * consumer as they came (a replay needs the client's exact DATA bytes,
+ * which the parser's events give only dot-unstuffed).
+ */
 static sp_err
-feed(struct session *s, enum sp_dir dir, sp_ts ts, const uint8_t *p,
-    size_t n)
+feed(struct session *s, enum sp_dir dir, uint64_t off, sp_ts ts,
+    const uint8_t *p, size_t n)
 {
-	size_t	used;
-	sp_err	e;
+	struct sp_event	ev = { .kind = SP_EV_STREAM, .dir = dir, .ts = ts,
+	    .offset = off };
+	size_t		used;
+	sp_err		e;
 
 	s->ts = ts;
+	if (s->an->opts.stream_events) {
+		ev.u.data.p = p;
+		ev.u.data.n = n;
+		if (emit(s, &ev) != 0)
+			return (SP_E_CALLBACK);
+	}
 	e = sp_smtp_parser_feed(s->smtp, dir, ts, p, n, &used);
 	if (e == SP_E_CALLBACK && s->an->err != SP_E_OK)
 		return (s->an->err);
@@ -668,8 +681,8 @@ replay_held(struct session *s)
 		if (c->gap > 0)
 			e = gap_feed(s, c->dir, c->off, c->gap, c->ts);
 		else
-			e = feed(s, c->dir, c->ts, s->held->bytes + c->pos,
-			    c->len);
+			e = feed(s, c->dir, c->off, c->ts,
+			    s->held->bytes + c->pos, c->len);
 		if (e != SP_E_OK)
 			return (e);
 	}
@@ -873,7 +886,7 @@ tcp_data(void *ud, struct sp_tcp_flow *f, enum sp_dir dir, uint64_t off,
 	if (s->verdict == UNDECIDED)
 		e = undecided_data(s, dir, off, p, n, ts);
 	else
-		e = feed(s, dir, ts, p, n);
+		e = feed(s, dir, off, ts, p, n);
 	return (e == SP_E_OK ? 0 : fail(s, e));
 }
 

@@ -62,6 +62,8 @@ struct sp_client {
 sp_err	sp__client_err(sp_client *c, sp_err e, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
 uint64_t sp__client_now(void);
+/* Sleep ms unless cancelled: SP_E_OK or SP_E_CANCELLED. */
+sp_err	sp__client_sleep(sp_client *c, unsigned ms);
 /* Wait for events on the socket until deadline (ns, monotonic). */
 sp_err	sp__client_poll(sp_client *c, short events, uint64_t deadline,
 	    const char *what);

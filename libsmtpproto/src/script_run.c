@@ -19,6 +19,7 @@
 
 #include <openssl/crypto.h>
 
+#include "client_int.h"
 #include "script_int.h"
 
 #define RES_MAX	(1024 * 1024)	/* printable sent/got kept per step */
@@ -704,16 +705,13 @@ do_tls(struct run *u)
 	return (SP_VERDICT_PASS);
 }
 
+/* A pause; the client's cancellation ends it early (an error). */
 static enum sp_verdict
-do_sleep(const struct sp_script_step *st)
+do_sleep(struct run *u, const struct sp_script_step *st)
 {
-	struct timespec	ts;
+	sp_err	e = sp__client_sleep(u->c, st->ms);
 
-	ts.tv_sec = (time_t)(st->ms / 1000);
-	ts.tv_nsec = (long)(st->ms % 1000) * 1000000L;
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		continue;
-	return (SP_VERDICT_PASS);
+	return (e == SP_E_OK ? SP_VERDICT_PASS : err_verdict(u, e));
 }
 
 static enum sp_verdict
@@ -749,7 +747,7 @@ dispatch(struct run *u, const struct sp_script_step *st)
 	case SP_STEP_BDAT:		return (do_bdat(u, st));
 	case SP_STEP_BDAT_FILE:		return (do_bdat_file(u, st));
 	case SP_STEP_AUTH:		return (do_auth(u, st));
-	case SP_STEP_SLEEP:		return (do_sleep(st));
+	case SP_STEP_SLEEP:		return (do_sleep(u, st));
 	case SP_STEP_QUIT:		return (do_quit(u));
 	case SP_STEP_TLS:		return (do_tls(u));
 	}

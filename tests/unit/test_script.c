@@ -505,11 +505,12 @@ conv_event(void *ud, const struct sp_event *ev)
 	return (0);
 }
 
-/* The first session of a capture as a script. */
+/* The first session of a capture as a script, with options co. */
 static sp_script *
-convert(const char *path)
+convert_with(const char *path, const struct sp_script_conv_options *co)
 {
 	struct conv	 x;
+	struct sp_analyzer_options ao;
 	struct sp_packet pkt;
 	sp_capture	*cap;
 	sp_analyzer	*an;
@@ -520,8 +521,10 @@ convert(const char *path)
 	if (sp_capture_open_file(&cap, path, NULL, NULL, eb, sizeof(eb)) !=
 	    SP_E_OK)
 		return (NULL);
-	CHECK_EQ(sp_script_conv_new(&x.cv, NULL), SP_E_OK);
-	CHECK_EQ(sp_analyzer_new(&an, NULL, NULL, conv_event, &x), SP_E_OK);
+	sp_analyzer_options_default(&ao);
+	ao.stream_events = co != NULL && co->raw_data;
+	CHECK_EQ(sp_script_conv_new(&x.cv, co), SP_E_OK);
+	CHECK_EQ(sp_analyzer_new(&an, NULL, &ao, conv_event, &x), SP_E_OK);
 	while (sp_capture_next(cap, &pkt) == SP_E_OK)
 		(void)sp_analyzer_packet(an, &pkt);
 	(void)sp_analyzer_finish(an);
@@ -531,6 +534,12 @@ convert(const char *path)
 	CHECK_EQ(sp_script_conv_finish(x.cv, &s), SP_E_OK, "%s", path);
 	sp_script_conv_free(x.cv);
 	return (s);
+}
+
+static sp_script *
+convert(const char *path)
+{
+	return (convert_with(path, NULL));
 }
 
 static size_t
@@ -576,10 +585,88 @@ test_captures(void)
 	globfree(&g);
 }
 
+static int
+has_bytes(const uint8_t *p, size_t n, const char *w)
+{
+	size_t	k = strlen(w);
+
+	for (size_t i = 0; i + k <= n; i++)
+		if (memcmp(p + i, w, k) == 0)
+			return (1);
+	return (0);
+}
+
+/* The sleep steps' lengths, in order, into ms[] (at most n). */
+static size_t
+sleeps(const sp_script *s, unsigned *ms, size_t n)
+{
+	size_t	k = 0;
+
+	for (size_t i = 0; i < sp_script_nsteps(s); i++)
+		if (sp_script_step_at(s, i)->op == SP_STEP_SLEEP && k < n)
+			ms[k++] = sp_script_step_at(s, i)->ms;
+	return (k);
+}
+
+/*
+ * smuggling_postfix.pcap: its client paused about 1003 ms three times
+ * and ended DATA with "\n.\n" and "\n.\r\n" (Postfix took both).
+ * Timing gives sleep steps of pause / speed, capped; raw_data sends
+ * those two messages as the client did, and only those.
+ */
+static void
+test_conv_options(void)
+{
+	const char	*path = "captures/smuggling_postfix.pcap";
+	struct sp_script_conv_options co;
+	sp_script	*s;
+	unsigned	 ms[8];
+	size_t		 n;
+
+	if ((s = convert(path)) == NULL) {
+		fprintf(stderr, "no %s: skipped\n", path);
+		return;
+	}
+	CHECK(count_op(s, SP_STEP_SLEEP) == 0 &&
+	    count_op(s, SP_STEP_SENDRAW) == 0, "no options: as before");
+	sp_script_free(s);
+	memset(&co, 0, sizeof(co));
+	co.speed = 2;
+	s = convert_with(path, &co);
+	n = sleeps(s, ms, 8);
+	CHECK(n == 3 && ms[0] >= 495 && ms[0] <= 510 && ms[2] >= 495 &&
+	    ms[2] <= 510, "speed 2: %zu sleeps, %u ms", n, ms[0]);
+	check_round_trip(s, "timed");
+	sp_script_free(s);
+	co.max_gap_ms = 300;
+	co.raw_data = 1;
+	s = convert_with(path, &co);
+	n = sleeps(s, ms, 8);
+	CHECK(n == 3 && ms[0] == 300 && ms[1] == 300 && ms[2] == 300,
+	    "max_gap_ms caps every pause");
+	CHECK_EQ(count_op(s, SP_STEP_SENDRAW), 2, "two smuggled endings raw");
+	for (size_t i = 0; i < sp_script_nsteps(s); i++) {
+		const struct sp_script_step *st = sp_script_step_at(s, i);
+
+		if (st->op == SP_STEP_SENDRAW)
+			CHECK(has_bytes(st->text.p, st->text.len,
+			    "text\n.") && st->text.len > 5 &&
+			    memcmp(st->text.p + st->text.len - 5,
+			    "\r\n.\r\n", 5) == 0, "raw bytes to the end of data");
+	}
+	check_round_trip(s, "raw");
+	sp_script_free(s);
+	s = convert_with("captures/dotstuff.pcap", &co);
+	CHECK(s != NULL && count_op(s, SP_STEP_SENDRAW) == 0 &&
+	    count_op(s, SP_STEP_DATA_BODY) == 1, "regular DATA stays data");
+	sp_script_free(s);
+}
+
 int
 main(void)
 {
 	test_captures();
+	test_conv_options();
 	test_every_kind();
 	test_errors();
 	test_awkward_round_trip();

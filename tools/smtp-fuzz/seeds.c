@@ -1,11 +1,14 @@
 /*
- * seeds.c - seeds from files: session scripts, and captures whose
+ * seeds.c - seeds from files: session scripts, captures whose
  * sessions the library's converter turns into scripts (so no seed is
- * cut by hand, unlike AFLNet); writing sessions back as scripts.
+ * cut by hand, unlike AFLNet), and smtp-decode's JSON records
+ * (--dialogue) through the reader smtp-replay uses; writing sessions
+ * back as scripts.
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "dialogue_json.h"
 #include "fuzz.h"
 
 #define FZ_MAX_CAPTURE_SEEDS	256
@@ -47,8 +50,11 @@ capconv_event(void *ud, const struct sp_event *ev)
 	struct capconv	*x = ud;
 	uintptr_t	 slot;
 
+	/* A smuggled end of data stays as it was sent: a seed worth having. */
+	static const struct sp_script_conv_options co = { .raw_data = 1 };
+
 	if (ev->kind == SP_EV_SESSION_BEGIN && x->n < FZ_MAX_CAPTURE_SEEDS &&
-	    sp_script_conv_new(&x->cv[x->n], NULL) == SP_E_OK) {
+	    sp_script_conv_new(&x->cv[x->n], &co) == SP_E_OK) {
 		*ev->user = (void *)(uintptr_t)(x->n + 1);
 		x->n++;
 	}
@@ -66,6 +72,7 @@ from_capture(const char *path, int (*add)(void *, struct fz_session *),
     void *ud)
 {
 	struct capconv	*x = calloc(1, sizeof(*x));
+	struct sp_analyzer_options ao;
 	struct sp_packet pkt;
 	sp_capture	*cap;
 	sp_analyzer	*an;
@@ -82,7 +89,9 @@ from_capture(const char *path, int (*add)(void *, struct fz_session *),
 		free(x);
 		return (-1);
 	}
-	if (sp_analyzer_new(&an, NULL, NULL, capconv_event, x) != SP_E_OK) {
+	sp_analyzer_options_default(&ao);
+	ao.stream_events = 1;	/* the converter's raw_data needs them */
+	if (sp_analyzer_new(&an, NULL, &ao, capconv_event, x) != SP_E_OK) {
 		sp_capture_free(cap);
 		free(x);
 		return (-1);
@@ -121,6 +130,58 @@ is_capture(const char *path)
 	return (0);
 }
 
+struct jsonseeds {
+	int	(*add)(void *ud, struct fz_session *s);
+	void	*ud;
+	int	 added;
+};
+
+static int
+json_record(void *ud, struct dj_record *r)
+{
+	struct jsonseeds	*x = ud;
+	struct fz_session	*s = calloc(1, sizeof(*s));
+
+	if (s != NULL && fz_session_from_script(s, r->script) == 0 &&
+	    x->add(x->ud, s) == 0)
+		x->added++;
+	else if (s != NULL) {
+		fz_session_clear(s);
+		free(s);
+	}
+	return (0);	/* a seed that does not fit is skipped, not fatal */
+}
+
+static int
+from_json(const char *path, int (*add)(void *, struct fz_session *),
+    void *ud)
+{
+	static const struct dj_ops	 ops = { NULL, json_record };
+	struct jsonseeds		 x = { add, ud, 0 };
+	char				 msg[512];
+
+	if (dj_load(path, NULL, &ops, &x, msg, sizeof(msg)) != 0) {
+		fprintf(stderr, "smtp-fuzz: %s\n", msg);
+		return (-1);
+	}
+	return (x.added);
+}
+
+/* Decode JSON starts with '{' (NDJSON) or '[' (an array); no script does. */
+static int
+is_json(const char *path)
+{
+	FILE	*f = fopen(path, "rb");
+	int	 c;
+
+	if (f == NULL)
+		return (0);
+	while ((c = getc(f)) == ' ' || c == '\t' || c == '\r' || c == '\n')
+		continue;
+	(void)fclose(f);
+	return (c == '{' || c == '[');
+}
+
 /* Returns the number of seeds added, or -1 if the file is unusable. */
 int
 fz_seeds_from_file(const char *path, int (*add)(void *, struct fz_session *),
@@ -132,6 +193,8 @@ fz_seeds_from_file(const char *path, int (*add)(void *, struct fz_session *),
 
 	if (is_capture(path))
 		return (from_capture(path, add, ud));
+	if (is_json(path))
+		return (from_json(path, add, ud));
 	if (sp_script_load(&sc, path, &err) != SP_E_OK) {
 		fprintf(stderr, "smtp-fuzz: %s:%u: %s\n", path, err.line,
 		    err.msg);

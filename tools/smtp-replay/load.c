@@ -33,6 +33,7 @@
 
 #include "loadstats.h"
 #include "replay.h"
+#include "rsession.h"
 
 #define MAX_CONCURRENCY	1000
 #define MAX_SESSIONS	100000000ull
@@ -51,6 +52,12 @@ struct load_cfg {
 	size_t		 size;
 	double		 rate, duration, timeout;
 	int		 pipelining, starttls, no_verify, progress;
+	/* Recorded sessions (captures, decode JSON, scripts) to play. */
+	char *const	*inputs;
+	int		 ninputs;
+	int		 repeat_set;
+	double		 speed;		/* 0: as fast as possible */
+	unsigned	 max_gap_ms;
 	const char	*ca_file;
 	enum sp_client_family family;
 };
@@ -58,7 +65,10 @@ struct load_cfg {
 struct load_run {
 	const struct load_cfg	*cfg;
 	struct sp_client_options copt;
-	const sp_script		*script;
+	sp_script		*script;	/* --script, owned */
+	struct rs_list		 rec;		/* recorded sessions */
+	sp_ts			 rec_first;	/* their first start */
+	uint64_t		 rec_period;	/* ns between rounds */
 	uint8_t			*msg;		/* the generated message */
 	size_t			 msglen;
 	uint8_t			*wire;		/* it dot-stuffed, CRLF.CRLF */
@@ -362,21 +372,27 @@ phase_of_verb(const char *sent)
  * Script steps to phases: an expect step answers the last command
  * sent (nothing sent yet: the banner), or the end of data after a
  * data or bdat step; starttls, auth and quit steps carry their own
- * final reply, a data step the 354.
+ * final reply, a data step the 354.  An expect after the one that
+ * answered the end of data answers nothing we sent (the replies to
+ * smuggled commands of a replayed capture): LS_NPHASES.
  */
-static int
-on_step(void *ud, const struct sp_step_result *r)
+static enum ls_phase
+step_phase(struct sess *s, const struct sp_step_result *r)
 {
-	struct sess	*s = ud;
-	enum ls_phase	 p = LS_NPHASES;
+	enum ls_phase	p = LS_NPHASES;
 
 	switch (r->op) {
 	case SP_STEP_SEND:
 	case SP_STEP_PIPELINE:
 		s->last = phase_of_verb(r->sent);
-		return (0);
+		break;
+	case SP_STEP_SENDRAW:		/* after a 354: message content */
+		s->last = s->last == LS_DATA ? LS_DOT : phase_of_verb(r->sent);
+		break;
 	case SP_STEP_EXPECT:
 		p = r->index == 0 ? LS_BANNER : s->last;
+		if (p == LS_DOT)
+			s->last = LS_NPHASES;
 		break;
 	case SP_STEP_DATA:		/* its code is the 354's */
 		p = LS_DATA;
@@ -391,8 +407,17 @@ on_step(void *ud, const struct sp_step_result *r)
 	case SP_STEP_AUTH: p = LS_AUTH; break;
 	case SP_STEP_QUIT: p = LS_QUIT; break;
 	default:
-		return (0);
+		break;
 	}
+	return (p);
+}
+
+static int
+on_step(void *ud, const struct sp_step_result *r)
+{
+	struct sess	*s = ud;
+	enum ls_phase	 p = step_phase(s, r);
+
 	if (r->code > 0 && p < LS_NPHASES)
 		ls_hist_add(&s->w->st->h[p], r->latency_ns);
 	if (p == LS_DOT && r->code == 250) {
@@ -408,7 +433,7 @@ on_step(void *ud, const struct sp_step_result *r)
 }
 
 static int
-scripted(struct sess *s)
+scripted(struct sess *s, const sp_script *script)
 {
 	struct sp_script_run_options o;
 	struct sp_script_report	*rep = NULL;
@@ -421,7 +446,7 @@ scripted(struct sess *s)
 	o.on_step = on_step;
 	o.ud = s;
 	s->last = LS_BANNER;
-	e = sp_script_run(s->w->run->script, s->c, &o, &rep);
+	e = sp_script_run(script, s->c, &o, &rep);
 	if (e != SP_E_OK) {
 		fail(s, e, 0);
 		return (-1);
@@ -433,8 +458,17 @@ scripted(struct sess *s)
 	return (rc);
 }
 
+/* The script of session ticket i: --script, or a recorded one. */
+static const sp_script *
+script_of(const struct load_run *run, uint64_t i)
+{
+	if (run->rec.n == 0)
+		return (run->script);
+	return (run->rec.v[i % run->rec.n]->script);
+}
+
 static void
-session(struct worker *w)
+session(struct worker *w, uint64_t i)
 {
 	struct load_run	*run = w->run;
 	struct sess	 s;
@@ -461,7 +495,8 @@ session(struct worker *w)
 		goto out;
 	}
 	ls_hist_add(&w->st->h[LS_CONNECT], ls_now() - t0);
-	rc = run->script != NULL ? scripted(&s) : builtin(&s);
+	rc = script_of(run, i) != NULL ? scripted(&s, script_of(run, i)) :
+	    builtin(&s);
 	if (rc == 0) {
 		w->st->sessions_ok++;
 		ls_hist_add(&w->st->h[LS_SESSION], ls_now() - t0);
@@ -488,22 +523,52 @@ stop_run(struct load_run *run)
 		    strerror(errno));
 }
 
+/* Until t (ns, monotonic), in steps of at most 100 ms to see a stop. */
 static void
-sleep_until(uint64_t t)
+sleep_until(struct load_run *run, uint64_t t)
 {
 	struct timespec ts;
+	uint64_t	step;
 
-	ts.tv_sec = (time_t)(t / 1000000000u);
-	ts.tv_nsec = (long)(t % 1000000000u);
-	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts,
-	    NULL) == EINTR)
-		;
+	while (!atomic_load(&run->stop) && ls_now() < t) {
+		step = ls_now() + 100000000u;
+		step = step < t ? step : t;
+		ts.tv_sec = (time_t)(step / 1000000000u);
+		ts.tv_nsec = (long)(step % 1000000000u);
+		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts,
+		    NULL) == EINTR)
+			;
+	}
+}
+
+/*
+ * When session ticket i may start (ns, monotonic), or 0 for at once.
+ * With --rate: t0 + i / rate.  With --speed and recorded sessions:
+ * its recorded start after the first one, divided by the speed; the
+ * sessions are played again in rounds, one recorded span (plus one
+ * mean interval between starts) apart.
+ */
+static uint64_t
+start_time(const struct load_run *run, uint64_t i)
+{
+	const struct rs_session *rs;
+	double	off;
+
+	if (run->cfg->rate > 0)
+		return (run->t0 + (uint64_t)((double)i * 1e9 / run->cfg->rate));
+	if (run->cfg->speed <= 0 || run->rec.n == 0)
+		return (0);
+	rs = run->rec.v[i % run->rec.n];
+	off = (double)(i / run->rec.n) * (double)run->rec_period;
+	if (rs->start_ts > run->rec_first)
+		off += (double)(rs->start_ts - run->rec_first);
+	return (run->t0 + (uint64_t)(off / run->cfg->speed));
 }
 
 /*
  * Each worker takes session numbers from one counter until none are
- * left or time is up; with --rate, session i starts no earlier than
- * t0 + i / rate, whichever worker runs it.
+ * left or time is up, and starts each no earlier than start_time(),
+ * whichever worker runs it.
  */
 static void *
 worker_main(void *arg)
@@ -516,16 +581,14 @@ worker_main(void *arg)
 		i = atomic_fetch_add(&run->next, 1);
 		if (i >= run->cfg->sessions || atomic_load(&run->stop))
 			break;
-		if (run->cfg->rate > 0) {
-			at = run->t0 + (uint64_t)((double)i * 1e9 /
-			    run->cfg->rate);
+		if ((at = start_time(run, i)) != 0) {
 			if (at >= run->deadline)
 				break;
-			sleep_until(at);
+			sleep_until(run, at);
 		}
 		if (ls_now() >= run->deadline || atomic_load(&run->stop))
 			break;
-		session(w);
+		session(w, i);
 	}
 	sp_client_free(w->c);
 	w->c = NULL;
@@ -630,13 +693,19 @@ report(const struct load_cfg *cfg, const struct ls_stats *st, double secs)
 {
 	int	any = 0;
 
-	printf("target %s:%s, %llu session(s) at concurrency %u, %u message(s)"
-	    " of %zu bytes per session%s%s%s\n", cfg->host, cfg->port,
-	    (unsigned long long)cfg->sessions, cfg->concurrency,
-	    cfg->per_session, cfg->size,
-	    cfg->pipelining ? ", pipelining when offered" : "",
-	    cfg->starttls ? ", STARTTLS" : "",
-	    cfg->script_path != NULL ? ", scripted" : "");
+	printf("target %s:%s, %llu session(s) at concurrency %u", cfg->host,
+	    cfg->port, (unsigned long long)cfg->sessions, cfg->concurrency);
+	if (cfg->script_path != NULL || cfg->ninputs > 0)
+		printf(", %s\n", cfg->script_path != NULL ? "scripted" :
+		    "recorded sessions");
+	else
+		printf(", %u message(s) of %zu bytes per session%s%s\n",
+		    cfg->per_session, cfg->size, cfg->pipelining ?
+		    ", pipelining when offered" : "", cfg->starttls ?
+		    ", STARTTLS" : "");
+	if (cfg->speed > 0)
+		printf("recorded timing at speed %g (pauses at most %u ms)\n",
+		    cfg->speed, cfg->max_gap_ms != 0 ? cfg->max_gap_ms : 10000);
 	printf("elapsed %.3f s: %llu sessions (%llu ok), %llu messages; "
 	    "%.1f sessions/s, %.1f messages/s\n", secs,
 	    (unsigned long long)st->sessions,
@@ -702,6 +771,14 @@ usage(FILE *f)
 "  --pipelining            RFC 2920 groups when the server offers it\n"
 "  --starttls [--ca-file F | --no-verify]\n"
 "  --script FILE           play a session script instead (script.h)\n"
+"  INPUT...                or recorded sessions: captures, decode JSON\n"
+"                          (--dialogue) or scripts, each in turn;\n"
+"                          --repeat defaults to their number\n"
+"  --speed X               recorded timing divided by X: sessions start\n"
+"                          at their recorded offsets, and the clients'\n"
+"                          pauses are kept (1: as recorded; default:\n"
+"                          as fast as possible)\n"
+"  --max-gap T             no pause longer than T (default 10s)\n"
 "  --json FILE             write the figures as JSON\n"
 "  --no-progress           no progress line on the terminal\n"
 "  -4, -6                  address family\n"
@@ -712,7 +789,7 @@ enum {
 	O_LOAD = 256, O_TARGET, O_CONC, O_REPEAT, O_MESSAGES, O_RATE,
 	O_DURATION, O_TIMEOUT, O_SIZE, O_RCPTS, O_FROM, O_RCPT, O_HELO,
 	O_PIPE, O_STARTTLS, O_CAFILE, O_NOVERIFY, O_SCRIPT, O_JSON,
-	O_NOPROGRESS, O_SPEED, O_HELP
+	O_NOPROGRESS, O_SPEED, O_MAX_GAP, O_HELP
 };
 
 static const struct option load_opts[] = {
@@ -738,6 +815,7 @@ static const struct option load_opts[] = {
 	{ "json", required_argument, NULL, O_JSON },
 	{ "no-progress", no_argument, NULL, O_NOPROGRESS },
 	{ "speed", required_argument, NULL, O_SPEED },
+	{ "max-gap", required_argument, NULL, O_MAX_GAP },
 	{ "help", no_argument, NULL, O_HELP },
 	{ NULL, 0, NULL, 0 }
 };
@@ -768,6 +846,7 @@ load_opt(struct load_cfg *cfg, int ch, const char *a, char *tbuf,
 		cfg->concurrency = (unsigned)v;
 		return (0);
 	case O_REPEAT:
+		cfg->repeat_set = 1;
 		return (ls_parse_u64(a, 1, MAX_SESSIONS, &cfg->sessions) == 0 ?
 		    0 : bad("--repeat", a));
 	case O_MESSAGES:
@@ -778,15 +857,6 @@ load_opt(struct load_cfg *cfg, int ch, const char *a, char *tbuf,
 			return (bad("--messages-per-session", a));
 		cfg->per_session = (unsigned)v;
 		return (0);
-	case O_RATE:
-		return (ls_parse_double(a, 0.001, 1e6, &cfg->rate) == 0 ? 0 :
-		    bad("--rate", a));
-	case O_DURATION:
-		return (ls_parse_double(a, 0.001, MAX_DURATION,
-		    &cfg->duration) == 0 ? 0 : bad("--duration", a));
-	case O_TIMEOUT:
-		return (ls_parse_double(a, 0.001, 3600, &cfg->timeout) == 0 ?
-		    0 : bad("--timeout", a));
 	case O_SIZE:
 		if (ls_parse_u64(a, 0, MAX_SIZE, &v) != 0)
 			return (bad("--size", a));
@@ -819,13 +889,52 @@ load_opt2(struct load_cfg *cfg, int ch, const char *a)
 	case O_NOPROGRESS: cfg->progress = 0; return (0);
 	case '4': cfg->family = SP_CLIENT_FAMILY_IPV4; return (0);
 	case '6': cfg->family = SP_CLIENT_FAMILY_IPV6; return (0);
+	case O_RATE:
+		return (ls_parse_double(a, 0.001, 1e6, &cfg->rate) == 0 ? 0 :
+		    bad("--rate", a));
+	case O_DURATION:
+		return (ls_parse_double(a, 0.001, MAX_DURATION,
+		    &cfg->duration) == 0 ? 0 : bad("--duration", a));
+	case O_TIMEOUT:
+		return (ls_parse_double(a, 0.001, 3600, &cfg->timeout) == 0 ?
+		    0 : bad("--timeout", a));
 	case O_SPEED:
-		fprintf(stderr, "smtp-replay: --speed (recorded timing) is "
-		    "not supported in load mode yet\n");
-		return (-1);
+		return (replay_parse_speed(a, &cfg->speed) == 0 ? 0 :
+		    bad("--speed", a));
+	case O_MAX_GAP:
+		return (replay_parse_gap(a, &cfg->max_gap_ms) == 0 ? 0 :
+		    bad("--max-gap", a));
 	case O_HELP: usage(stdout); return (1);
 	default: usage(stderr); return (-1);
 	}
+}
+
+/* What the options cannot say alone; 0, or -1 with a message. */
+static int
+check_cfg(const struct load_cfg *cfg)
+{
+	if (cfg->ninputs > 0 && cfg->script_path != NULL) {
+		fprintf(stderr, "smtp-replay: --script or recorded sessions, "
+		    "not both\n");
+		return (-1);
+	}
+	if (cfg->speed > 0 && (cfg->ninputs == 0 || cfg->rate > 0)) {
+		fprintf(stderr, "smtp-replay: --speed needs recorded sessions "
+		    "(INPUT...) and no --rate\n");
+		return (-1);
+	}
+	if (cfg->host == NULL) {
+		fprintf(stderr, "smtp-replay: --target HOST:PORT is required "
+		    "(there is no default target)\n");
+		return (-1);
+	}
+	if (strlen(cfg->from) > MAX_ADDR || strlen(cfg->rcpt) > MAX_ADDR ||
+	    strlen(cfg->helo) > MAX_ADDR) {
+		fprintf(stderr, "smtp-replay: --from, --rcpt, --helo: at most "
+		    "%d bytes\n", MAX_ADDR);
+		return (-1);
+	}
+	return (0);
 }
 
 static int
@@ -849,22 +958,10 @@ parse_args(struct load_cfg *cfg, int argc, char **argv, char *tbuf,
 		if (rc != 0)
 			return (rc);
 	}
-	if (optind < argc) {
-		fprintf(stderr, "smtp-replay: unexpected argument %s\n",
-		    argv[optind]);
+	cfg->inputs = argv + optind;
+	cfg->ninputs = argc - optind;
+	if (check_cfg(cfg) != 0)
 		return (-1);
-	}
-	if (cfg->host == NULL) {
-		fprintf(stderr, "smtp-replay: --target HOST:PORT is required "
-		    "(there is no default target)\n");
-		return (-1);
-	}
-	if (strlen(cfg->from) > MAX_ADDR || strlen(cfg->rcpt) > MAX_ADDR ||
-	    strlen(cfg->helo) > MAX_ADDR) {
-		fprintf(stderr, "smtp-replay: --from, --rcpt, --helo: at most "
-		    "%d bytes\n", MAX_ADDR);
-		return (-1);
-	}
 	if (messages > 0)
 		cfg->sessions = (messages + cfg->per_session - 1) /
 		    cfg->per_session;
@@ -886,6 +983,56 @@ client_options(struct load_run *run)
 	t->connect_ms = t->tls_ms = t->greeting_ms = t->mail_ms = ms;
 	t->rcpt_ms = t->data_start_ms = t->data_block_ms = ms;
 	t->data_end_ms = t->command_ms = ms;
+}
+
+/* The first recorded start and the length of one round (ns). */
+static void
+schedule_base(struct load_run *run)
+{
+	sp_ts	first = 0, last = 0;
+
+	for (size_t k = 0; k < run->rec.n; k++) {
+		sp_ts	t = run->rec.v[k]->start_ts;
+
+		if (t != 0 && (first == 0 || t < first))
+			first = t;
+		last = t > last ? t : last;
+	}
+	run->rec_first = first;
+	if (run->rec.n > 1 && last > first)
+		run->rec_period = (last - first) + (last - first) /
+		    (run->rec.n - 1);
+}
+
+/*
+ * The recorded sessions to play (INPUT...), loaded with the run's
+ * timing and rewritten as replay mode does (a capture's session is
+ * cut at STARTTLS); --repeat defaults to their number.
+ */
+static int
+load_recorded(struct load_run *run, struct load_cfg *cfg)
+{
+	struct rw_opts	rw;
+	char		msg[600];
+
+	run->rec.speed = cfg->speed;
+	run->rec.max_gap_ms = cfg->max_gap_ms;
+	memset(&rw, 0, sizeof(rw));
+	rw.secret_env = "$SP_AUTH_SECRET";
+	for (int i = 0; i < cfg->ninputs; i++)
+		if (rs_load_any(&run->rec, cfg->inputs[i], NULL, msg,
+		    sizeof(msg)) != 0)
+			goto bad;
+	for (size_t k = 0; k < run->rec.n; k++)
+		if (rw_apply(run->rec.v[k], &rw, msg, sizeof(msg)) != 0)
+			goto bad;
+	schedule_base(run);
+	if (!cfg->repeat_set)
+		cfg->sessions = run->rec.n;
+	return (0);
+bad:
+	fprintf(stderr, "smtp-replay: %s\n", msg);
+	return (-1);
 }
 
 static int
@@ -956,14 +1103,66 @@ fail:
 	return (-1);
 }
 
+/* The run's resources, from run_new(); NULL does nothing. */
+static void
+run_free(struct load_run *run)
+{
+	if (run == NULL)
+		return;
+	free(run->msg);
+	free(run->wire);
+	if (run->cancel[0] >= 0)
+		close(run->cancel[0]);
+	if (run->cancel[1] >= 0)
+		close(run->cancel[1]);
+	rs_list_free(&run->rec);
+	sp_script_free(run->script);
+	free(run);
+}
+
+/*
+ * Everything a run needs before the workers start: the script or the
+ * recorded sessions, the cancel pipe, the client options, the message.
+ */
+static struct load_run *
+run_new(struct load_cfg *cfg)
+{
+	struct load_run		*run;
+	sp_script		*script = NULL;
+	struct sp_script_error	 serr;
+
+	if ((run = calloc(1, sizeof(*run))) == NULL)
+		return (NULL);
+	run->cancel[0] = run->cancel[1] = -1;
+	run->cfg = cfg;
+	if (cfg->script_path != NULL &&
+	    sp_script_load(&script, cfg->script_path, &serr) != SP_E_OK) {
+		fprintf(stderr, "smtp-replay: %s:%u: %s\n", cfg->script_path,
+		    serr.line, serr.msg);
+		run_free(run);
+		return (NULL);
+	}
+	run->script = script;
+	if (pipe(run->cancel) != 0) {
+		fprintf(stderr, "smtp-replay: pipe: %s\n", strerror(errno));
+		run_free(run);
+		return (NULL);
+	}
+	client_options(run);
+	if ((cfg->ninputs > 0 && load_recorded(run, cfg) != 0) ||
+	    make_message(run) != 0) {
+		run_free(run);
+		return (NULL);
+	}
+	return (run);
+}
+
 int
 load_main(int argc, char **argv)
 {
 	struct load_cfg		 cfg;
 	struct load_run		*run;
 	struct ls_stats		*total;
-	sp_script		*script = NULL;
-	struct sp_script_error	 serr;
 	char			 tbuf[512];
 	double			 secs;
 	int			 rc;
@@ -971,27 +1170,10 @@ load_main(int argc, char **argv)
 	rc = parse_args(&cfg, argc, argv, tbuf, sizeof(tbuf));
 	if (rc != 0)
 		return (rc > 0 ? 0 : 2);
-	if (cfg.script_path != NULL &&
-	    sp_script_load(&script, cfg.script_path, &serr) != SP_E_OK) {
-		fprintf(stderr, "smtp-replay: %s:%u: %s\n", cfg.script_path,
-		    serr.line, serr.msg);
-		return (2);
-	}
-	run = calloc(1, sizeof(*run));
+	run = run_new(&cfg);
 	total = calloc(1, sizeof(*total));
 	rc = 2;
-	if (run != NULL)
-		run->cancel[0] = run->cancel[1] = -1;
-	if (run == NULL || total == NULL)
-		goto out;
-	run->cfg = &cfg;
-	run->script = script;
-	if (pipe(run->cancel) != 0) {
-		fprintf(stderr, "smtp-replay: pipe: %s\n", strerror(errno));
-		goto out;
-	}
-	client_options(run);
-	if (make_message(run) != 0 || run_load(run, total) != 0)
+	if (run == NULL || total == NULL || run_load(run, total) != 0)
 		goto out;
 	secs = (double)(ls_now() - run->t0) / 1e9;
 	if (run->interrupted)
@@ -1002,16 +1184,7 @@ load_main(int argc, char **argv)
 	if (cfg.json_path != NULL && write_json(&cfg, total, secs) != 0)
 		rc = 2;
 out:
-	if (run != NULL) {
-		free(run->msg);
-		free(run->wire);
-		if (run->cancel[0] >= 0)
-			close(run->cancel[0]);
-		if (run->cancel[1] >= 0)
-			close(run->cancel[1]);
-	}
-	free(run);
+	run_free(run);
 	free(total);
-	sp_script_free(script);
 	return (rc);
 }

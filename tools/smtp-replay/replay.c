@@ -53,6 +53,10 @@ usage(FILE *f)
 "  --starttls            where a capture's session did STARTTLS, do the\n"
 "                        handshake too and QUIT inside TLS (the rest was\n"
 "                        encrypted: it cannot be replayed)\n"
+"  --speed X             keep the recorded clients' pauses, divided by X\n"
+"                        (1: as recorded, 2: twice as fast; 0, the\n"
+"                        default: as fast as possible)\n"
+"  --max-gap T           no pause longer than T (default 10s)\n"
 "  --stop-at-divergence  skip the steps after the first divergence\n"
 "  --list                list the sessions and exit (nothing is sent)\n"
 "  -h, --help            this text;  -V, --version\n"
@@ -66,7 +70,7 @@ enum {
 	OPT_SESSION = 2001, OPT_FILTER, OPT_HELO, OPT_MAP_SENDER,
 	OPT_MAP_RCPT, OPT_RCPT, OPT_FRESH_DATE, OPT_FRESH_MSGID, OPT_AUTH,
 	OPT_AUTH_ENV, OPT_AUTH_FILE, OPT_STOP, OPT_LIST, OPT_HELP, OPT_EXTRACT,
-	OPT_STARTTLS
+	OPT_STARTTLS, OPT_SPEED, OPT_MAX_GAP
 };
 
 static const struct option longopts[] = {
@@ -86,6 +90,8 @@ static const struct option longopts[] = {
 	{ "list",	no_argument,	   NULL, OPT_LIST },
 	{ "extract-dir", required_argument, NULL, OPT_EXTRACT },
 	{ "starttls",	no_argument,	   NULL, OPT_STARTTLS },
+	{ "speed",	required_argument, NULL, OPT_SPEED },
+	{ "max-gap",	required_argument, NULL, OPT_MAX_GAP },
 	{ "help",	no_argument,	   NULL, OPT_HELP },
 	{ "version",	no_argument,	   NULL, 'V' },
 	{ NULL, 0, NULL, 0 }
@@ -102,7 +108,34 @@ struct replay_opts {
 	const char	*auth_file;
 	const char	*extract;	/* smtp-decode --extract folder */
 	int		 stop, list;
+	double		 speed;		/* 0: as fast as possible */
+	unsigned	 max_gap_ms;
 };
+
+/* --speed X: 0 (as fast as possible) or a factor in (0, 1000]. */
+int
+replay_parse_speed(const char *arg, double *out)
+{
+	char	*end;
+	double	 v = strtod(arg, &end);
+
+	if (end == arg || *end != '\0' || !(v >= 0 && v <= 1000))
+		return (-1);
+	*out = v;
+	return (0);
+}
+
+/* --max-gap T: 1 ms to 1 hour. */
+int
+replay_parse_gap(const char *arg, unsigned *out)
+{
+	long	ms = ropts_ms(arg);
+
+	if (ms < 1 || ms > 3600L * 1000)
+		return (-1);
+	*out = (unsigned)ms;
+	return (0);
+}
 
 static int
 add_map(struct rw_map *m, size_t *n, const char *arg)
@@ -156,6 +189,18 @@ filter_key(const char *f)
 	return (0);
 }
 
+/* A bad option value, said; returns -1. */
+static int
+bad_value(int ch, const char *arg)
+{
+	fprintf(stderr, "smtp-replay: bad value for %s: %s\n",
+	    ch == OPT_AUTH ? "--auth (MECH:USER)" : ch == OPT_FILTER ?
+	    "--filter (port=, client=, server=, sender=)" :
+	    ch == OPT_SPEED ? "--speed (0, or a factor up to 1000)" :
+	    ch == OPT_MAX_GAP ? "--max-gap (1ms to 1h)" : "option", arg);
+	return (-1);
+}
+
 /* Mode-specific options: 1 handled, -1 bad, 0 unknown. */
 static int
 replay_option(struct replay_opts *o, int ch, const char *arg)
@@ -187,17 +232,14 @@ replay_option(struct replay_opts *o, int ch, const char *arg)
 	case OPT_LIST: o->list = 1; break;
 	case OPT_EXTRACT: o->extract = arg; break;
 	case OPT_STARTTLS: o->rw.starttls = 1; break;
+	case OPT_SPEED: bad = replay_parse_speed(arg, &o->speed) != 0; break;
+	case OPT_MAX_GAP:
+		bad = replay_parse_gap(arg, &o->max_gap_ms) != 0;
+		break;
 	default:
 		return (0);
 	}
-	if (bad) {
-		fprintf(stderr, "smtp-replay: bad value for %s: %s\n",
-		    ch == OPT_AUTH ? "--auth (MECH:USER)" : ch == OPT_FILTER ?
-		    "--filter (port=, client=, server=, sender=)" : "option",
-		    arg);
-		return (-1);
-	}
-	return (1);
+	return (bad ? bad_value(ch, arg) : 1);
 }
 
 /*
@@ -266,41 +308,15 @@ parse_args(struct replay_opts *o, int argc, char **argv, char *sref,
 }
 
 static int
-is_capture(const char *path)
-{
-	const char	*dot = strrchr(path, '.');
-
-	return (dot != NULL && (strcasecmp(dot, ".pcap") == 0 ||
-	    strcasecmp(dot, ".pcapng") == 0 || strcasecmp(dot, ".cap") == 0));
-}
-
-static int
-is_json(const char *path)
-{
-	const char	*dot = strrchr(path, '.');
-
-	return (dot != NULL && (strcasecmp(dot, ".json") == 0 ||
-	    strcasecmp(dot, ".ndjson") == 0 || strcasecmp(dot, ".jsonl") ==
-	    0));
-}
-
-static int
 load_inputs(struct rs_list *l, char **paths, int n, const char *extract)
 {
 	char	msg[600];
 
-	for (int i = 0; i < n; i++) {
-		int	rc = is_capture(paths[i]) ?
-		    rs_load_capture(l, paths[i], msg, sizeof(msg)) :
-		    is_json(paths[i]) ? rs_load_json(l, paths[i], extract,
-		    msg, sizeof(msg)) :
-		    rs_load_script(l, paths[i], msg, sizeof(msg));
-
-		if (rc != 0) {
+	for (int i = 0; i < n; i++)
+		if (rs_load_any(l, paths[i], extract, msg, sizeof(msg)) != 0) {
 			fprintf(stderr, "smtp-replay: %s\n", msg);
 			return (-1);
 		}
-	}
 	return (0);
 }
 
@@ -440,16 +456,19 @@ int
 replay_main(int argc, char **argv)
 {
 	struct replay_opts	 o;
-	struct rs_list		 l = { NULL, 0 };
+	struct rs_list		 l;
 	char			 sref[128];
 	int			 rc;
 
 	memset(&o, 0, sizeof(o));
+	memset(&l, 0, sizeof(l));
 	ropts_init(&o.r);
 	if (parse_args(&o, argc, argv, sref, sizeof(sref)) != 0) {
 		free_opts(&o);
 		return (2);
 	}
+	l.speed = o.speed;
+	l.max_gap_ms = o.max_gap_ms;
 	if (load_inputs(&l, argv + optind, argc - optind, o.extract) != 0)
 		rc = 3;
 	else if (o.list) {

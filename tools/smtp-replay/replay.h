@@ -20,4 +20,8 @@ int	suite_main(int argc, char **argv);
 int	load_main(int argc, char **argv);
 int	probe_main(int argc, char **argv);
 
+/* --speed X (0, or a factor up to 1000) and --max-gap T; 0 or -1. */
+int	replay_parse_speed(const char *arg, double *out);
+int	replay_parse_gap(const char *arg, unsigned *out);
+
 #endif

@@ -7,6 +7,7 @@
  * target answers.
  */
 #include <libgen.h>
+#include <strings.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,16 +63,22 @@ rs_list_add(struct rs_list *l, struct rs_session *s)
 static struct rs_session *
 session_begin(struct loader *ld, const struct sp_tcp_flow *f)
 {
+	struct sp_script_conv_options co;
 	struct rs_session	*s;
 	int			 v6;
 
+	memset(&co, 0, sizeof(co));
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return (NULL);
 	s->from_capture = 1;
+	s->start_ts = f->first_ts;
 	(void)sp_addr_format(&f->client, s->client, sizeof(s->client));
 	(void)sp_addr_format(&f->server, s->server, sizeof(s->server));
 	s->server_port = f->server_port;
-	if (sp_script_conv_new(&s->cv, NULL) != SP_E_OK ||
+	co.speed = ld->l->speed;
+	co.max_gap_ms = ld->l->max_gap_ms;
+	co.raw_data = 1;	/* irregular DATA content as it was sent */
+	if (sp_script_conv_new(&s->cv, &co) != SP_E_OK ||
 	    rs_list_add(ld->l, s) != 0) {
 		rs_session_free(s);
 		ld->full = 1;
@@ -175,6 +182,17 @@ finish_sessions(struct rs_list *l, size_t first, char *msg, size_t cap)
 	return (0);
 }
 
+/* The analyzer, with the stream events the converter's raw_data needs. */
+static sp_err
+new_analyzer(sp_analyzer **an, struct loader *ld)
+{
+	struct sp_analyzer_options ao;
+
+	sp_analyzer_options_default(&ao);
+	ao.stream_events = 1;
+	return (sp_analyzer_new(an, NULL, &ao, on_event, ld));
+}
+
 int
 rs_load_capture(struct rs_list *l, const char *path, char *msg, size_t cap)
 {
@@ -195,7 +213,7 @@ rs_load_capture(struct rs_list *l, const char *path, char *msg, size_t cap)
 		free(copy);
 		return (-1);
 	}
-	if (sp_analyzer_new(&an, NULL, NULL, on_event, &ld) != SP_E_OK) {
+	if (new_analyzer(&an, &ld) != SP_E_OK) {
 		sp_capture_free(c);
 		free(copy);
 		return (-1);
@@ -238,4 +256,31 @@ rs_load_script(struct rs_list *l, const char *path, char *msg, size_t cap)
 	}
 	(void)snprintf(s->source, sizeof(s->source), "%s", path);
 	return (0);
+}
+
+static int
+has_suffix(const char *path, const char *const *sfx)
+{
+	const char	*dot = strrchr(path, '.');
+
+	for (; dot != NULL && *sfx != NULL; sfx++)
+		if (strcasecmp(dot, *sfx) == 0)
+			return (1);
+	return (0);
+}
+
+int
+rs_load_any(struct rs_list *l, const char *path, const char *extract_dir,
+    char *msg, size_t cap)
+{
+	static const char *const caps[] = { ".pcap", ".pcapng", ".cap",
+	    NULL };
+	static const char *const json[] = { ".json", ".ndjson", ".jsonl",
+	    NULL };
+
+	if (has_suffix(path, caps))
+		return (rs_load_capture(l, path, msg, cap));
+	if (has_suffix(path, json))
+		return (rs_load_json(l, path, extract_dir, msg, cap));
+	return (rs_load_script(l, path, msg, cap));
 }

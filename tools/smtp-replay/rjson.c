@@ -1,471 +1,75 @@
 /*
- * rjson.c - sessions from smtp-decode's JSON records (--dialogue): the
- * dialogue's commands become script steps, by their pipelining group,
- * and its replies the reference, as rinput.c does for a capture.  The
- * record keeps no message bytes: a message comes from the .eml that
- * smtp-decode --extract wrote, else a short placeholder (noted); BDAT
- * chunks are sent as filler bytes of the recorded sizes.
+ * rjson.c - replay sessions from smtp-decode's JSON records: the
+ * shared reader (tools/common/dialogue_json.c) gives each record's
+ * script and recorded replies; this keeps them as an rs_session, the
+ * replies being the reference the server's answers are compared with.
  */
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <strings.h>
 
-#include <json-c/json.h>
-
+#include "dialogue_json.h"
 #include "rsession.h"
 
-#define JSON_MAX_FILE	(256u * 1024 * 1024)
-#define GROUP_MAX	1024
-
-static const char PLACEHOLDER[] =
-    "Subject: smtp-replay placeholder\r\n\r\n"
-    "The record did not hold this message (smtp-decode --extract).\r\n";
-
-/* The conversion state of one record. */
-struct jconv {
-	struct rs_session	*s;
-	json_object		*rec;
-	const char		*dir;		/* extract folder */
-	const char		*group[GROUP_MAX];
-	size_t			 ngroup;
-	int64_t			 group_id;
-	size_t			 ndata;		/* DATA transactions seen */
-	size_t			 auth;		/* AUTH exchanges seen */
-	int			 in_auth;
-	int			 starttls;	/* STARTTLS awaiting its 220 */
-	int			 done;
-	sp_err			 err;
+struct jload {
+	struct rs_list		*l;
+	struct rs_session	*s;	/* the record being converted */
 };
 
-static void
-add(struct jconv *j, const struct sp_script_step *st)
+/* The session the current record's replies go to, made on first use. */
+static struct rs_session *
+current(struct jload *x)
 {
-	if (j->err == SP_E_OK)
-		j->err = sp_script_append(j->s->script, st);
+	if (x->s == NULL && (x->s = calloc(1, sizeof(*x->s))) != NULL)
+		x->s->from_capture = 1;
+	return (x->s);
 }
 
-/* Template text: '$' doubled (step text is expanded at run time). */
-static char *
-templ(const char *s)
-{
-	size_t	n = 0;
-	char	*o, *q;
-
-	for (const char *p = s; *p != '\0'; p++)
-		n += *p == '$' ? 2 : 1;
-	if ((o = q = malloc(n + 1)) == NULL)
-		return (NULL);
-	for (const char *p = s; *p != '\0'; p++) {
-		*q++ = *p;
-		if (*p == '$')
-			*q++ = '$';
-	}
-	*q = '\0';
-	return (o);
-}
-
-static void
-add_text(struct jconv *j, enum sp_script_op op, const char *line)
-{
-	struct sp_script_step	 st;
-	char			*t = templ(line);
-
-	memset(&st, 0, sizeof(st));
-	st.op = op;
-	st.text.p = (const uint8_t *)(t != NULL ? t : "");
-	st.text.len = t != NULL ? strlen(t) : 0;
-	if (t == NULL)
-		j->err = SP_E_NOMEM;
-	add(j, &st);
-	free(t);
-}
-
-/* The pending group as one send or one pipeline. */
-static void
-flush(struct jconv *j)
-{
-	struct sp_script_step	 st;
-	struct sp_script_text	 lines[GROUP_MAX];
-	char			*t[GROUP_MAX];
-
-	if (j->ngroup == 1)
-		add_text(j, SP_STEP_SEND, j->group[0]);
-	else if (j->ngroup > 1) {
-		memset(&st, 0, sizeof(st));
-		st.op = SP_STEP_PIPELINE;
-		for (size_t i = 0; i < j->ngroup; i++) {
-			t[i] = templ(j->group[i]);
-			lines[i].p = (const uint8_t *)(t[i] ? t[i] : "");
-			lines[i].len = t[i] ? strlen(t[i]) : 0;
-		}
-		st.lines = lines;
-		st.nlines = j->ngroup;
-		add(j, &st);
-		for (size_t i = 0; i < j->ngroup; i++)
-			free(t[i]);
-	}
-	j->ngroup = 0;
-}
-
-static void
-expect(struct jconv *j, int code)
-{
-	struct sp_script_step	st;
-
-	memset(&st, 0, sizeof(st));
-	st.op = SP_STEP_EXPECT;
-	/* A malformed recorded reply (code 0) accepts any reply. */
-	if (code >= 200 && code <= 599) {
-		(void)snprintf(st.expect.codes[0], sizeof(st.expect.codes[0]),
-		    "%03u", (unsigned)code);
-		st.expect.ncodes = 1;
-	}
-	add(j, &st);
-}
-
-static const char *
-str(json_object *o, const char *key)
-{
-	json_object	*v;
-
-	return (json_object_object_get_ex(o, key, &v) &&
-	    json_object_is_type(v, json_type_string) ?
-	    json_object_get_string(v) : NULL);
-}
-
-static json_object *
-at(json_object *o, const char *key, size_t i)
-{
-	json_object	*v;
-
-	if (!json_object_object_get_ex(o, key, &v) ||
-	    !json_object_is_type(v, json_type_array) ||
-	    i >= json_object_array_length(v))
-		return (NULL);
-	return (json_object_array_get_idx(v, i));
-}
-
-/* The whole file, NUL-terminated, at most JSON_MAX_FILE bytes. */
-static char *
-slurp(const char *path, size_t *len)
-{
-	FILE	*f;
-	char	*buf = NULL, *nb;
-	size_t	 cap = 0, n = 0, r;
-
-	if ((f = fopen(path, "rb")) == NULL)
-		return (NULL);
-	do {
-		if (cap - n < 65536) {
-			if (cap >= JSON_MAX_FILE ||
-			    (nb = realloc(buf, cap + 65536 + 1)) == NULL) {
-				free(buf);
-				(void)fclose(f);
-				return (NULL);
-			}
-			buf = nb;
-			cap += 65536;
-		}
-		r = fread(buf + n, 1, cap - n, f);
-		n += r;
-	} while (r > 0);
-	(void)fclose(f);
-	if (buf != NULL)
-		buf[n] = '\0';
-	*len = n;
-	return (buf);
-}
-
-/* The message of the n-th DATA transaction, as a data-body step. */
-static void
-data_body(struct jconv *j)
-{
-	struct sp_script_step	 st;
-	json_object		*t;
-	const char		*file = NULL;
-	char			 path[4096], *body = NULL, *tb;
-	size_t			 len = 0, seen = 0;
-
-	for (size_t i = 0; (t = at(j->rec, "transactions", i)) != NULL; i++) {
-		json_object	*m;
-		const char	*meth = str(t, "method");
-
-		if (meth == NULL || strcmp(meth, "DATA") != 0 ||
-		    seen++ != j->ndata)
-			continue;
-		if (json_object_object_get_ex(t, "message", &m))
-			file = str(m, "file");
-		break;
-	}
-	j->ndata++;
-	if (file != NULL && snprintf(path, sizeof(path), "%s/%s", j->dir,
-	    file) < (int)sizeof(path))
-		body = slurp(path, &len);
-	if (body == NULL || strlen(body) != len) {	/* NUL: not as text */
-		free(body);
-		body = NULL;
-		j->s->placeholder = 1;
-	}
-	tb = templ(body != NULL ? body : PLACEHOLDER);
-	free(body);
-	if (tb == NULL) {
-		j->err = SP_E_NOMEM;
-		return;
-	}
-	memset(&st, 0, sizeof(st));
-	st.op = SP_STEP_DATA_BODY;
-	st.has_text = 1;
-	st.text.p = (const uint8_t *)tb;
-	st.text.len = strlen(tb);
-	add(j, &st);
-	free(tb);
-}
-
-static const struct {
-	const char		*name;
-	enum sp_script_auth	 mech;
-} mechs[] = {
-	{ "PLAIN", SP_AUTH_PLAIN }, { "LOGIN", SP_AUTH_LOGIN },
-	{ "CRAM-MD5", SP_AUTH_CRAM_MD5 }, { "XOAUTH2", SP_AUTH_XOAUTH2 }
-};
-
-/* "AUTH MECH [ir]": an auth step with the record's user. */
-static void
-auth_step(struct jconv *j, const char *line)
-{
-	struct sp_script_step	 st;
-	json_object		*a = at(j->rec, "auth", j->auth++);
-	const char		*m = line + 5, *user = a ? str(a, "user") : NULL;
-	size_t			 ml = strcspn(m, " ");
-
-	memset(&st, 0, sizeof(st));
-	st.op = SP_STEP_AUTH;
-	for (size_t i = 0; i < sizeof(mechs) / sizeof(mechs[0]); i++)
-		if (strlen(mechs[i].name) == ml &&
-		    strncasecmp(m, mechs[i].name, ml) == 0)
-			st.mech = mechs[i].mech;
-	if (st.mech == 0) {	/* not one we can answer: as it was */
-		add_text(j, SP_STEP_SEND, line);
-		return;
-	}
-	st.user = user != NULL ? user : "";
-	st.secret = "$SP_AUTH_SECRET";
-	j->in_auth = 1;
-	add(j, &st);
-}
-
-static void
-on_command(struct jconv *j, json_object *it)
-{
-	const char	*line = str(it, "line");
-	json_object	*g;
-	int64_t		 gid = json_object_object_get_ex(it, "group", &g) ?
-			    json_object_get_int64(g) : -1;
-	unsigned long	 n;
-	char		*end;
-
-	if (line == NULL)
-		return;
-	if (gid != j->group_id)
-		flush(j);
-	j->group_id = gid;
-	if (strncasecmp(line, "STARTTLS", 8) == 0 && line[8] == '\0') {
-		flush(j);
-		j->starttls = 1;
-	} else if (strncasecmp(line, "AUTH ", 5) == 0) {
-		flush(j);
-		auth_step(j, line);
-	} else if (strncasecmp(line, "BDAT ", 5) == 0) {
-		struct sp_script_step	st;
-
-		flush(j);
-		n = strtoul(line + 5, &end, 10);
-		memset(&st, 0, sizeof(st));
-		st.op = SP_STEP_BDAT;
-		st.size = n;
-		st.last = strcasecmp(end, " LAST") == 0;
-		add(j, &st);
-	} else if (j->ngroup < GROUP_MAX)
-		j->group[j->ngroup++] = line;
-	else
-		j->err = SP_E_LIMIT;
-}
-
-static void
-on_reply(struct jconv *j, json_object *it)
-{
-	struct sp_smtp_str	 lines[64];
-	json_object		*c, *l;
-	unsigned		 enh[3] = { 0, 0, 0 };
-	const char		*e = str(it, "enhanced");
-	int			 code = json_object_object_get_ex(it, "code",
-				    &c) ? json_object_get_int(c) : 0;
-	size_t			 n = 0;
-
-	if (code == 334 && j->in_auth)
-		return;		/* inside the auth step */
-	j->in_auth = 0;
-	if (j->starttls) {
-		j->starttls = 0;
-		if (code == 220) {	/* injected lines, then the cut */
-			struct sp_script_step st = { .op = SP_STEP_STARTTLS };
-
-			for (size_t i = 0; i < j->ngroup; i++)
-				add_text(j, SP_STEP_SEND, j->group[i]);
-			j->ngroup = 0;
-			add(j, &st);
-			j->done = 1;
-		} else
-			add_text(j, SP_STEP_SEND, "STARTTLS");
-	}
-	flush(j);
-	if (e != NULL)
-		(void)sscanf(e, "%u.%u.%u", &enh[0], &enh[1], &enh[2]);
-	while ((l = at(it, "lines", n)) != NULL && n < 64) {
-		lines[n].p = (const uint8_t *)json_object_get_string(l);
-		lines[n++].len = strlen(json_object_get_string(l));
-	}
-	if (rs_add_reply(j->s, code, enh, lines, n) != 0)
-		j->err = SP_E_NOMEM;
-	if (j->done)
-		return;
-	expect(j, code);
-	if (code == 354)
-		data_body(j);
-}
-
-static void
-label(struct rs_session *s, json_object *rec, const char *base, size_t nth)
-{
-	json_object	*flow, *c = NULL, *sv = NULL, *p;
-	const char	*ci = NULL, *si = NULL;
-	unsigned	 cp = 0;
-
-	if (json_object_object_get_ex(rec, "flow", &flow)) {
-		(void)json_object_object_get_ex(flow, "client", &c);
-		(void)json_object_object_get_ex(flow, "server", &sv);
-	}
-	if (c != NULL && (ci = str(c, "ip")) != NULL &&
-	    json_object_object_get_ex(c, "port", &p))
-		cp = (unsigned)json_object_get_int(p);
-	if (sv != NULL && (si = str(sv, "ip")) != NULL &&
-	    json_object_object_get_ex(sv, "port", &p))
-		s->server_port = (unsigned)json_object_get_int(p);
-	(void)snprintf(s->client, sizeof(s->client), "%s", ci ? ci : "?");
-	(void)snprintf(s->server, sizeof(s->server), "%s", si ? si : "?");
-	(void)snprintf(s->source, sizeof(s->source), "%s #%zu %s:%u -> "
-	    "%s:%u", base, nth, s->client, cp, s->server, s->server_port);
-}
-
-/* One record: a session, or -1 with msg. */
 static int
-record(struct rs_list *l, json_object *rec, const char *base,
-    const char *dir, size_t nth, char *msg, size_t cap)
+on_reply(void *ud, int code, const unsigned enh[3],
+    const struct sp_smtp_str *lines, size_t nlines)
 {
-	struct jconv	 j;
-	json_object	*it;
+	struct rs_session	*s = current(ud);
 
-	memset(&j, 0, sizeof(j));
-	j.rec = rec;
-	j.dir = dir;
-	j.group_id = -1;
-	if (at(rec, "dialogue", 0) == NULL) {
-		(void)snprintf(msg, cap, "%s: record %zu has no dialogue "
-		    "(smtp-decode --dialogue writes it)", base, nth);
-		return (-1);
-	}
-	if ((j.s = calloc(1, sizeof(*j.s))) == NULL ||
-	    sp_script_new(&j.s->script) != SP_E_OK) {
-		rs_session_free(j.s);
-		return (-1);
-	}
-	j.s->from_capture = 1;
-	label(j.s, rec, base, nth);
-	for (size_t i = 0; !j.done && j.err == SP_E_OK &&
-	    (it = at(rec, "dialogue", i)) != NULL; i++) {
-		const char	*type = str(it, "type");
+	return (s != NULL ? rs_add_reply(s, code, enh, lines, nlines) : -1);
+}
 
-		if (type != NULL && strcmp(type, "command") == 0)
-			on_command(&j, it);
-		else if (type != NULL && strcmp(type, "reply") == 0)
-			on_reply(&j, it);
-	}
-	if (!j.done)
-		flush(&j);
-	if (j.err != SP_E_OK || rs_list_add(l, j.s) != 0) {
-		(void)snprintf(msg, cap, "%s: record %zu: %s", base, nth,
-		    sp_strerror(j.err != SP_E_OK ? j.err : SP_E_NOMEM));
-		rs_session_free(j.s);
+static int
+on_record(void *ud, struct dj_record *r)
+{
+	struct jload		*x = ud;
+	struct rs_session	*s = current(x);
+
+	x->s = NULL;
+	if (s == NULL)
+		return (-1);
+	s->script = r->script;
+	r->script = NULL;
+	s->placeholder = r->placeholder;
+	s->start_ts = r->start > 0 ? (sp_ts)(r->start * 1e9) : 0;
+	s->server_port = r->server_port;
+	(void)snprintf(s->client, sizeof(s->client), "%s", r->client);
+	(void)snprintf(s->server, sizeof(s->server), "%s", r->server);
+	(void)snprintf(s->source, sizeof(s->source), "%s #%zu %s:%u -> "
+	    "%s:%u", r->base, r->nth, r->client, r->client_port, r->server,
+	    r->server_port);
+	if (rs_list_add(x->l, s) != 0) {
+		rs_session_free(s);
 		return (-1);
 	}
 	return (0);
-}
-
-static int
-value(struct rs_list *l, json_object *v, const char *base, const char *dir,
-    size_t *nth, char *msg, size_t cap)
-{
-	if (json_object_is_type(v, json_type_array)) {
-		for (size_t i = 0; i < json_object_array_length(v); i++)
-			if (value(l, json_object_array_get_idx(v, i), base,
-			    dir, nth, msg, cap) != 0)
-				return (-1);
-		return (0);
-	}
-	if (!json_object_is_type(v, json_type_object)) {
-		(void)snprintf(msg, cap, "%s: not a session record", base);
-		return (-1);
-	}
-	return (record(l, v, base, dir, ++*nth, msg, cap));
 }
 
 int
 rs_load_json(struct rs_list *l, const char *path, const char *extract_dir,
     char *msg, size_t cap)
 {
-	json_tokener	*tok;
-	char		*buf, *c1 = strdup(path), *c2 = strdup(path);
-	const char	*base, *dir;
-	size_t		 len = 0, off = 0, nth = 0;
-	int		 rc = 0;
+	static const struct dj_ops	 ops = { on_reply, on_record };
+	struct dj_options		 o = { extract_dir, l->speed,
+					    l->max_gap_ms };
+	struct jload			 x = { l, NULL };
+	int				 rc;
 
-	if ((buf = slurp(path, &len)) == NULL || c1 == NULL || c2 == NULL ||
-	    (tok = json_tokener_new()) == NULL) {
-		(void)snprintf(msg, cap, "%s: cannot read (or over 256 MiB)",
-		    path);
-		free(buf);
-		free(c1);
-		free(c2);
-		return (-1);
-	}
-	base = basename(c1);
-	dir = extract_dir != NULL ? extract_dir : dirname(c2);
-	while (rc == 0 && (off += strspn(buf + off, " \t\r\n")) < len) {
-		json_object	*v = json_tokener_parse_ex(tok, buf + off,
-				    (int)(len - off > 0x7fffffff ? 0x7fffffff :
-				    len - off));
-
-		if (v == NULL) {
-			(void)snprintf(msg, cap, "%s: bad JSON at byte %zu: "
-			    "%s", path, off, json_tokener_error_desc(
-			    json_tokener_get_error(tok)));
-			rc = -1;
-			break;
-		}
-		off += json_tokener_get_parse_end(tok);
-		json_tokener_reset(tok);
-		rc = value(l, v, base, dir, &nth, msg, cap);
-		json_object_put(v);
-	}
-	if (rc == 0 && nth == 0) {
-		(void)snprintf(msg, cap, "%s: no session record", path);
-		rc = -1;
-	}
-	json_tokener_free(tok);
-	free(buf);
-	free(c1);
-	free(c2);
+	rc = dj_load(path, &o, &ops, &x, msg, cap);
+	rs_session_free(x.s);	/* a record that failed half-way */
 	return (rc);
 }

@@ -25,6 +25,7 @@ struct rs_session {
 	char		 client[64], server[64];
 	unsigned	 server_port;
 	int		 from_capture;
+	sp_ts		 start_ts;	/* recorded start; 0 if unknown */
 	sp_script_conv	*cv;
 	sp_err		 conv_err;
 	sp_script	*script;
@@ -41,6 +42,13 @@ struct rs_session {
 struct rs_list {
 	struct rs_session **v;
 	size_t		 n;
+	/*
+	 * Set before loading: speed > 0 keeps the clients' pauses as
+	 * sleep steps, divided by speed and capped at max_gap_ms
+	 * (--speed, --max-gap; sp_script_conv_options).
+	 */
+	double		 speed;
+	unsigned	 max_gap_ms;
 };
 
 /*
@@ -61,6 +69,13 @@ int	rs_load_script(struct rs_list *l, const char *path, char *msg,
  * a message not found there is replaced by a short placeholder.
  */
 int	rs_load_json(struct rs_list *l, const char *path,
+	    const char *extract_dir, char *msg, size_t cap);
+
+/*
+ * By the file name: a capture (.pcap, .pcapng, .cap), decode JSON
+ * (.json, .ndjson, .jsonl) or else a session script; 0 or -1 with msg.
+ */
+int	rs_load_any(struct rs_list *l, const char *path,
 	    const char *extract_dir, char *msg, size_t cap);
 
 /* Append s to l and number it; 0, or -1 when full or out of memory. */

@@ -29,6 +29,9 @@ struct sp_analyzer_options {
 	int		by_content;	/* also SMTP found on any port */
 	int		show_secrets;	/* keep AUTH passwords */
 	int		md5, sha1;	/* part digests besides sha256 */
+	/* SP_EV_STREAM events: each side's bytes as reassembled (off by
+	   default; a replay uses them to resend DATA exactly). */
+	int		stream_events;
 };
 
 /* Fill *o with the defaults (SMTP ports above, by_content on). */
@@ -59,7 +62,10 @@ enum sp_event_kind {
 	SP_EV_PART_BEGIN,	/* u.part (no digests yet) */
 	SP_EV_PART_DATA,	/* u.data: decoded bytes of a leaf part */
 	SP_EV_PART_END,		/* u.part with digests */
-	SP_EV_URL		/* u.url */
+	SP_EV_URL,		/* u.url */
+	SP_EV_STREAM		/* u.data: stream bytes at offset in dir,
+				   before the parser sees them (only with
+				   stream_events) */
 };
 
 /*

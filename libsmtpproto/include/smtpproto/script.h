@@ -250,6 +250,26 @@ typedef struct sp_script_conv sp_script_conv;
 struct sp_script_conv_options {
 	int	code_class;	/* expect "2xx" rather than "250" */
 	size_t	max_bytes;	/* message bytes kept; 0: 64 MiB */
+	/*
+	 * Timing (speed 0: none, as fast as possible).  Before each
+	 * write of the client that followed a pause (the time since the
+	 * session's previous command, reply or message byte), a sleep
+	 * step of the pause divided by speed (1: as recorded, 2: twice
+	 * as fast), at most max_gap_ms (0: 10 s); under 1 ms: none.
+	 * A DATA sent alone then becomes send, expect 354 and data-body,
+	 * so the pause before the message is kept too.
+	 */
+	double		speed;
+	unsigned	max_gap_ms;
+	/*
+	 * raw_data: when what the client sent from the 354 to its end of
+	 * data is not what the stored message would be encoded to again
+	 * (a bare-LF end of data or an unstuffed dot: SMTP smuggling),
+	 * send those bytes exactly (a sendraw step), so the replay shows
+	 * the server the same end of data.  Needs the analyzer's
+	 * SP_EV_STREAM events (stream_events); DATA is split as above.
+	 */
+	int		raw_data;
 };
 
 /*
@@ -259,7 +279,9 @@ struct sp_script_conv_options {
  * and BDAT carry the message bytes, AUTH becomes an auth step whose
  * secret is "$SP_AUTH_SECRET" unless the capture showed it, and the
  * conversion stops at STARTTLS (a starttls step) since what followed
- * was encrypted.  Events of other sessions must not be fed.
+ * was encrypted.  With o->speed, sleep steps keep the client's pauses;
+ * with o->raw_data, irregular DATA content is sent as it was.  Events
+ * of other sessions must not be fed.
  * new(): SP_E_OK, SP_E_NOMEM.  event(): SP_E_OK, SP_E_LIMIT,
  * SP_E_NOMEM.  finish(): SP_E_OK, SP_E_NOMEM; *out owns the script.
  */
