@@ -2,6 +2,8 @@
  * analyzer.c - the stack in one handle: TCP reassembly, one SMTP
  * parser per SMTP flow, one MIME parser and digest set per message,
  * all events funnelled into one callback tagged with the flow.
+ * Parsers and digests of ended sessions and messages are kept, a few,
+ * for the next ones (a capture holds thousands of each).
  *
  * Deciding what is SMTP: a flow whose server port is in the list is
  * SMTP from its first byte.  Otherwise (with by_content) its first
@@ -21,6 +23,9 @@
 #define HOLD_BYTES	2048	/* per flow, before deciding */
 #define HOLD_CHUNKS	16
 #define HOLD_ANOMALIES	4
+#define SPARE_MIME	8	/* idle MIME parsers kept for reuse */
+#define SPARE_SMTP	8	/* idle SMTP parsers kept for reuse */
+#define SPARE_DIGESTS	16	/* idle digest sets kept for reuse */
 
 enum verdict { UNDECIDED = 0, SMTP_YES, SMTP_NO };
 
@@ -81,6 +86,18 @@ struct sp_analyzer {
 	sp_err				 err;	/* why a callback failed */
 	struct session			*sessions;
 	struct sp_analyzer_stats	 st;
+	/*
+	 * Parsers and digests of ended messages and sessions, kept (a
+	 * bounded few) for the next ones: a capture holds thousands of
+	 * messages, and allocating a MIME parser and three digest
+	 * contexts for each cost more than parsing a small message.
+	 */
+	sp_mime_parser			*spare_mime[SPARE_MIME];
+	size_t				 nspare_mime;
+	sp_smtp_parser			*spare_smtp[SPARE_SMTP];
+	size_t				 nspare_smtp;
+	struct digests			 spare_dg[SPARE_DIGESTS];
+	size_t				 nspare_dg;
 };
 
 void
@@ -131,10 +148,13 @@ emit_anomaly(struct session *s, enum sp_anomaly code, enum sp_dir dir,
 /* --- Digests: sha256 always, md5 and sha1 when asked. --- */
 
 static sp_err
-digests_start(const sp_analyzer *an, struct digests *d)
+digests_start(sp_analyzer *an, struct digests *d)
 {
 	int	want[3] = { an->opts.md5, an->opts.sha1, 1 };
 
+	/* A set never started: take a spare one (same algorithms). */
+	if (d->h[SP_HASH_SHA256] == NULL && an->nspare_dg > 0)
+		*d = an->spare_dg[--an->nspare_dg];
 	for (int i = 0; i < 3; i++) {
 		sp_err	e;
 
@@ -179,6 +199,18 @@ digests_free(struct digests *d)
 		sp_hash_free(d->h[i]);
 		d->h[i] = NULL;
 	}
+}
+
+/* A session's set goes to the spares, or is freed when they are full. */
+static void
+digests_give(sp_analyzer *an, struct digests *d)
+{
+	if (d->h[SP_HASH_SHA256] == NULL || an->nspare_dg >= SPARE_DIGESTS) {
+		digests_free(d);
+		return;
+	}
+	an->spare_dg[an->nspare_dg++] = *d;
+	memset(d, 0, sizeof(*d));
 }
 
 /* --- MIME events. --- */
@@ -354,6 +386,31 @@ smtp_transaction(void *ud, const struct sp_smtp_transaction *t)
 	return (emit(s, &ev));
 }
 
+/* The message's MIME parser: a spare one reset, or a new one. */
+static sp_err
+mime_take(struct session *s)
+{
+	sp_analyzer	*an = s->an;
+
+	if (an->nspare_mime == 0)
+		return (sp_mime_parser_new(&s->mime, &an->lim, &mime_cb, s));
+	s->mime = an->spare_mime[--an->nspare_mime];
+	sp_mime_parser_reset(s->mime, s);
+	return (SP_E_OK);
+}
+
+static void
+mime_give(struct session *s)
+{
+	sp_analyzer	*an = s->an;
+
+	if (s->mime != NULL && an->nspare_mime < SPARE_MIME)
+		an->spare_mime[an->nspare_mime++] = s->mime;
+	else
+		sp_mime_parser_free(s->mime);
+	s->mime = NULL;
+}
+
 static int
 smtp_message_begin(void *ud, const struct sp_smtp_message *m)
 {
@@ -362,12 +419,10 @@ smtp_message_begin(void *ud, const struct sp_smtp_message *m)
 	    .dir = SP_DIR_CLIENT, .ts = m->ts, .offset = m->offset };
 	sp_err		 e;
 
-	sp_mime_parser_free(s->mime);
-	s->mime = NULL;
+	mime_give(s);
 	s->msg_offset = m->offset;
 	if ((e = digests_start(s->an, &s->msg)) != SP_E_OK ||
-	    (e = sp_mime_parser_new(&s->mime, &s->an->lim, &mime_cb, s)) !=
-	    SP_E_OK)
+	    (e = mime_take(s)) != SP_E_OK)
 		return (fail(s, e));
 	ev.u.message.msg = m;
 	return (emit(s, &ev));
@@ -413,8 +468,7 @@ smtp_message_end(void *ud, const struct sp_smtp_message *m)
 	if (s->mime != NULL &&
 	    mime_result(s, sp_mime_parser_finish(s->mime)) != 0)
 		return (1);
-	sp_mime_parser_free(s->mime);
-	s->mime = NULL;
+	mime_give(s);
 	digests_final(&s->msg, &dg);
 	s->an->st.messages++;
 	if (!m->complete)
@@ -519,9 +573,13 @@ session_start(struct session *s)
 	    .ts = s->flow->first_ts };
 	sp_err			e;
 
-	e = sp_smtp_parser_new(&s->smtp, &s->an->lim, &smtp_cb, s);
-	if (e != SP_E_OK)
+	if (s->an->nspare_smtp > 0) {
+		s->smtp = s->an->spare_smtp[--s->an->nspare_smtp];
+		sp_smtp_parser_reset(s->smtp, s);
+	} else if ((e = sp_smtp_parser_new(&s->smtp, &s->an->lim, &smtp_cb,
+	    s)) != SP_E_OK) {
 		return (e);
+	}
 	o.show_secrets = s->an->opts.show_secrets;
 	/*
 	 * No implicit_tls for port 465: the parser sees a TLS record
@@ -749,10 +807,13 @@ session_free(struct session *s)
 		s->an->sessions = s->next;
 	if (s->next != NULL)
 		s->next->prev = s->prev;
-	sp_smtp_parser_free(s->smtp);
-	sp_mime_parser_free(s->mime);
-	digests_free(&s->msg);
-	digests_free(&s->part);
+	if (s->smtp != NULL && s->an->nspare_smtp < SPARE_SMTP)
+		s->an->spare_smtp[s->an->nspare_smtp++] = s->smtp;
+	else
+		sp_smtp_parser_free(s->smtp);
+	mime_give(s);
+	digests_give(s->an, &s->msg);
+	digests_give(s->an, &s->part);
 	sp__free(s->an->lim.alloc, s->held);
 	sp__free(s->an->lim.alloc, s);
 }
@@ -1010,6 +1071,12 @@ sp_analyzer_free(sp_analyzer *an)
 	/* Sessions of flows still open (no finish(), or an error). */
 	while (an->sessions != NULL)
 		session_free(an->sessions);
+	while (an->nspare_mime > 0)
+		sp_mime_parser_free(an->spare_mime[--an->nspare_mime]);
+	while (an->nspare_smtp > 0)
+		sp_smtp_parser_free(an->spare_smtp[--an->nspare_smtp]);
+	while (an->nspare_dg > 0)
+		digests_free(&an->spare_dg[--an->nspare_dg]);
 	sp_tcp_reasm_free(an->tcp);
 	sp__free(an->lim.alloc, an);
 }

@@ -55,6 +55,7 @@ struct sp_capture {
 	struct counted_stdin	*cin;
 	uint64_t		 rec_off;	/* start of the record read */
 	uint64_t		 run_off;	/* pcap: 24 + sum(16+caplen) */
+	int			 classic;	/* pcap, not pcapng */
 	volatile sig_atomic_t	 brk;
 	sp_err			 sticky;
 	struct sp_capture_stats	 st;
@@ -287,6 +288,8 @@ open_file(sp_capture *c, const char *path, const char *filter, char *msg,
 	c->nano = 1;
 	c->run_off = PCAP_FILE_HDR;
 	c->rec_off = stream_offset(c);
+	/* A pcapng section header is at least 28 bytes: here we are past it. */
+	c->classic = c->rec_off == PCAP_FILE_HDR;
 	e = check_linktype(c, msg, msglen);
 	if (e == SP_E_OK)
 		e = set_filter(c, filter, msg, msglen);
@@ -535,8 +538,18 @@ sp_capture_next(sp_capture *c, struct sp_packet *pkt)
 			return (SP_E_EOF);
 		if (c->sticky != SP_E_OK)
 			return (c->sticky);
+		/*
+		 * Where the record starts, for an error message.  In a pcap
+		 * file every record passes on_record(), so run_off says it
+		 * without the ftello() (a locked stdio call per packet); in
+		 * pcapng libpcap skips blocks we never see.  The first
+		 * record checks it (libpcap also reads variants whose record
+		 * headers are longer than 16 bytes).
+		 */
+		if (c->classic && c->st.frames < 2)
+			c->classic = stream_offset(c) == c->run_off;
 		if (!c->live)
-			c->rec_off = stream_offset(c);
+			c->rec_off = c->classic ? c->run_off : stream_offset(c);
 		rc = pcap_next_ex(c->p, &h, &data);
 		if (rc == 1) {
 			if (on_record(c, h, data, pkt))

@@ -11,21 +11,28 @@
 
 struct sp_hash {
 	EVP_MD_CTX	*ctx;
-	const EVP_MD	*md;
+	EVP_MD		*md;		/* fetched: ours to free */
 	enum sp_hash_alg alg;
 	bool		 done;
 };
 
-static const EVP_MD *
+/*
+ * The digest, fetched from the default provider once per handle.  The
+ * EVP_sha256()-style constants are not provider implementations: with
+ * them every EVP_DigestInit_ex() does an implicit fetch (a locked
+ * lookup costing as much as hashing a few KB), and a handle is reset
+ * for each message and MIME part.
+ */
+static EVP_MD *
 alg_md(enum sp_hash_alg alg)
 {
 	switch (alg) {
 	case SP_HASH_MD5:
-		return (EVP_md5());
+		return (EVP_MD_fetch(NULL, "MD5", NULL));
 	case SP_HASH_SHA1:
-		return (EVP_sha1());
+		return (EVP_MD_fetch(NULL, "SHA1", NULL));
 	case SP_HASH_SHA256:
-		return (EVP_sha256());
+		return (EVP_MD_fetch(NULL, "SHA256", NULL));
 	}
 	return (NULL);
 }
@@ -66,16 +73,20 @@ sp_hash_new(sp_hash **out, enum sp_hash_alg alg)
 	if (out == NULL)
 		return (SP_E_INVAL);
 	*out = NULL;
-	if (alg_md(alg) == NULL)
+	if (sp_hash_len(alg) == 0)
 		return (SP_E_INVAL);
 	h = calloc(1, sizeof(*h));
 	if (h == NULL)
 		return (SP_E_NOMEM);
 	h->alg = alg;
 	h->md = alg_md(alg);
+	if (h->md == NULL) {		/* not in this provider */
+		free(h);
+		return (SP_E_UNSUPPORTED);
+	}
 	h->ctx = EVP_MD_CTX_new();
 	if (h->ctx == NULL) {
-		free(h);
+		sp_hash_free(h);
 		return (SP_E_NOMEM);
 	}
 	if (EVP_DigestInit_ex(h->ctx, h->md, NULL) != 1) {
@@ -135,6 +146,7 @@ sp_hash_free(sp_hash *h)
 	if (h == NULL)
 		return;
 	EVP_MD_CTX_free(h->ctx);
+	EVP_MD_free(h->md);
 	free(h);
 }
 

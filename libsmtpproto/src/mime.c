@@ -1229,6 +1229,41 @@ sp_mime_parser_finish(sp_mime_parser *m)
 	return (e);
 }
 
+/*
+ * Everything but the memory goes back to what sp_mime_parser_new()
+ * left: the state is zeroed as calloc() did, the buffers are emptied,
+ * and the root is pushed again.  The node array keeps its boundary
+ * storage (node_push() clears the rest of a node).
+ */
+void
+sp_mime_parser_reset(sp_mime_parser *m, void *ud)
+{
+	sp_mime_parser	keep = *m;
+
+	memset(m, 0, sizeof(*m));
+	m->lim = keep.lim;
+	m->cb = keep.cb;
+	m->ud = ud;
+	m->nodes = keep.nodes;
+	m->maxnodes = keep.maxnodes;
+	m->path = keep.path;
+	m->line = keep.line;
+	m->field = keep.field;
+	m->dec = keep.dec;
+	m->scr = keep.scr;	/* the charset converter is kept too */
+	m->lsb = keep.lsb;
+	m->lsbcap = keep.lsbcap;
+	m->out = keep.out;
+	m->url.tok = keep.url.tok;
+	sp__buf_reset(&m->line);
+	sp__buf_reset(&m->field);
+	sp__buf_reset(&m->dec);
+	sp__buf_reset(&m->scr.a);
+	sp__buf_reset(&m->scr.b);
+	sp__buf_reset(&m->scr.c);
+	(void)node_push(m, 0, false);		/* the root */
+}
+
 void
 sp_mime_parser_free(sp_mime_parser *m)
 {

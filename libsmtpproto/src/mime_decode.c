@@ -51,6 +51,173 @@ b64_close(struct sp__b64 *s, uint8_t *out)
 	return (k);
 }
 
+/*
+ * The same alphabet as tables of values already shifted into their
+ * place in a 24-bit quantum, so four characters decode with four
+ * lookups and three ORs.  Anything else (whitespace, '=', garbage)
+ * sets the top byte, which sends the quantum to the careful loop.
+ */
+#define B64_VAL(c)							\
+	((c) >= 'A' && (c) <= 'Z' ? (c) - 'A' :				\
+	 (c) >= 'a' && (c) <= 'z' ? (c) - 'a' + 26 :			\
+	 (c) >= '0' && (c) <= '9' ? (c) - '0' + 52 :			\
+	 (c) == '+' ? 62 : (c) == '/' ? 63 : -1)
+#define B64_AT(c, sh)							\
+	(B64_VAL(c) < 0 ? 0xff000000u : (uint32_t)B64_VAL(c) << (sh))
+#define B64_S18(c)	B64_AT(c, 18)
+#define B64_S12(c)	B64_AT(c, 12)
+#define B64_S6(c)	B64_AT(c, 6)
+#define B64_S0(c)	B64_AT(c, 0)
+#define T4(f, c)	f(c), f((c) + 1), f((c) + 2), f((c) + 3)
+#define T16(f, c)	T4(f, c), T4(f, (c) + 4), T4(f, (c) + 8), T4(f, (c) + 12)
+#define T64(f, c)	T16(f, c), T16(f, (c) + 16), T16(f, (c) + 32),	\
+			T16(f, (c) + 48)
+#define T256(f)		T64(f, 0), T64(f, 64), T64(f, 128), T64(f, 192)
+
+static const uint32_t b64_s18[256] = { T256(B64_S18) };
+static const uint32_t b64_s12[256] = { T256(B64_S12) };
+static const uint32_t b64_s6[256] = { T256(B64_S6) };
+static const uint32_t b64_s0[256] = { T256(B64_S0) };
+
+static inline uint32_t
+b64_quantum(const uint8_t *in)
+{
+	return (b64_s18[in[0]] | b64_s12[in[1]] | b64_s6[in[2]] |
+	    b64_s0[in[3]]);
+}
+
+static inline void
+b64_put3(uint8_t *out, uint32_t v)
+{
+	out[0] = (uint8_t)(v >> 16);
+	out[1] = (uint8_t)(v >> 8);
+	out[2] = (uint8_t)v;
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+
+/*
+ * Sixteen characters to twelve bytes a step with SSSE3 (W. Mula and
+ * D. Lemire, "Faster Base64 Encoding and Decoding Using AVX2
+ * Instructions", ACM TWEB 2018).  Each character's high and low nibble
+ * index two small tables whose AND is nonzero exactly for bytes
+ * outside the alphabet; a third table, indexed by the high nibble
+ * ('/' apart), holds what to add to get the character's value; two
+ * multiply-adds pack each four sextets into three bytes.  A block
+ * holding anything else (a line end, usually) is left to the scalar
+ * loops.  A step stores 16 bytes, so it runs only while 24 characters
+ * remain: then the caller's room of (n / 4 + 1) * 3 bytes covers it.
+ */
+__attribute__((target("ssse3"))) static size_t
+b64_ssse3(const uint8_t *in, size_t n, uint8_t *out, size_t *k)
+{
+	const __m128i	lut_lo = _mm_setr_epi8(0x15, 0x11, 0x11, 0x11, 0x11,
+	    0x11, 0x11, 0x11, 0x11, 0x11, 0x13, 0x1a, 0x1b, 0x1b, 0x1b, 0x1a);
+	const __m128i	lut_hi = _mm_setr_epi8(0x10, 0x10, 0x01, 0x02, 0x04,
+	    0x08, 0x04, 0x08, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10);
+	const __m128i	lut_roll = _mm_setr_epi8(0, 16, 19, 4, -65, -65, -71,
+	    -71, 0, 0, 0, 0, 0, 0, 0, 0);
+	const __m128i	pack = _mm_setr_epi8(2, 1, 0, 6, 5, 4, 10, 9, 8, 14,
+	    13, 12, -1, -1, -1, -1);
+	const __m128i	m2f = _mm_set1_epi8(0x2f), zero = _mm_setzero_si128();
+	size_t		i = 0, o = *k;
+
+	while (n - i >= 24) {
+		__m128i	v = _mm_loadu_si128((const __m128i *)(in + i));
+		__m128i	hin = _mm_and_si128(_mm_srli_epi32(v, 4), m2f);
+		__m128i	bad = _mm_and_si128(_mm_shuffle_epi8(lut_lo,
+		    _mm_and_si128(v, m2f)), _mm_shuffle_epi8(lut_hi, hin));
+		__m128i	roll = _mm_shuffle_epi8(lut_roll,
+		    _mm_add_epi8(_mm_cmpeq_epi8(v, m2f), hin));
+
+		if (_mm_movemask_epi8(_mm_cmpeq_epi8(bad, zero)) != 0xffff)
+			break;
+		v = _mm_add_epi8(v, roll);		/* the sextets */
+		v = _mm_maddubs_epi16(v, _mm_set1_epi32(0x01400140));
+		v = _mm_madd_epi16(v, _mm_set1_epi32(0x00011000));
+		_mm_storeu_si128((__m128i *)(out + o),
+		    _mm_shuffle_epi8(v, pack));
+		o += 12;
+		i += 16;
+	}
+	*k = o;
+	return (i);
+}
+
+static size_t
+b64_simd(const uint8_t *in, size_t n, uint8_t *out, size_t *k)
+{
+	if (n < 24 || !__builtin_cpu_supports("ssse3"))
+		return (0);
+	return (b64_ssse3(in, n, out, k));
+}
+#else
+static size_t
+b64_simd(const uint8_t *in, size_t n, uint8_t *out, size_t *k)
+{
+	(void)in, (void)n, (void)out, (void)k;
+	return (0);
+}
+#endif
+
+/*
+ * The common case: whole quanta of valid characters, two at a time,
+ * with no quantum open.  Stops before the first quantum holding
+ * anything else (a line end, usually: 76 characters are 19 quanta).
+ * Returns the characters used; *k grows by the bytes written.
+ */
+static size_t
+b64_fast(const uint8_t *in, size_t n, uint8_t *out, size_t *k)
+{
+	size_t		i = b64_simd(in, n, out, k), o = *k;
+	uint32_t	v, w;
+
+	while (n - i >= 8) {
+		v = b64_quantum(in + i);
+		w = b64_quantum(in + i + 4);
+		if (((v | w) >> 24) != 0)
+			break;
+		b64_put3(out + o, v);
+		b64_put3(out + o + 3, w);
+		o += 6;
+		i += 8;
+	}
+	while (n - i >= 4 && ((v = b64_quantum(in + i)) >> 24) == 0) {
+		b64_put3(out + o, v);
+		o += 3;
+		i += 4;
+	}
+	*k = o;
+	return (i);
+}
+
+/* One character the careful way: whitespace, padding and garbage. */
+static size_t
+b64_byte(struct sp__b64 *s, const uint8_t *in, size_t i, uint8_t *out,
+    size_t *bad)
+{
+	unsigned	v = b64_tab[in[i]];
+
+	if (v < 64) {
+		s->acc = s->acc << 6 | v;
+		if (++s->n < 4)
+			return (0);
+		b64_put3(out, s->acc);
+		s->acc = 0;
+		s->n = 0;
+		return (3);
+	}
+	if (v == B64_PAD) {
+		if (s->n == 1 && *bad == SIZE_MAX)
+			*bad = i;
+		return (b64_close(s, out));
+	}
+	if (v == B64_BAD && *bad == SIZE_MAX)
+		*bad = i;
+	return (0);
+}
+
 size_t
 sp__b64_run(struct sp__b64 *s, const uint8_t *in, size_t n, uint8_t *out,
     size_t *bad)
@@ -59,41 +226,11 @@ sp__b64_run(struct sp__b64 *s, const uint8_t *in, size_t n, uint8_t *out,
 
 	*bad = SIZE_MAX;
 	while (i < n) {
-		/* Fast path: whole quanta of four valid characters. */
-		while (s->n == 0 && n - i >= 4) {
-			unsigned a = b64_tab[in[i]], b = b64_tab[in[i + 1]];
-			unsigned c = b64_tab[in[i + 2]], d = b64_tab[in[i + 3]];
-			uint32_t v;
-
-			if (((a | b | c | d) & 0xc0) != 0)
-				break;
-			v = a << 18 | b << 12 | c << 6 | d;
-			out[k] = (uint8_t)(v >> 16);
-			out[k + 1] = (uint8_t)(v >> 8);
-			out[k + 2] = (uint8_t)v;
-			k += 3;
-			i += 4;
-		}
+		if (s->n == 0)
+			i += b64_fast(in + i, n - i, out, &k);
 		if (i >= n)
 			break;
-		unsigned v = b64_tab[in[i]];
-
-		if (v < 64) {
-			s->acc = s->acc << 6 | v;
-			if (++s->n == 4) {
-				out[k++] = (uint8_t)(s->acc >> 16);
-				out[k++] = (uint8_t)(s->acc >> 8);
-				out[k++] = (uint8_t)s->acc;
-				s->acc = 0;
-				s->n = 0;
-			}
-		} else if (v == B64_PAD) {
-			if (s->n == 1 && *bad == SIZE_MAX)
-				*bad = i;
-			k += b64_close(s, out + k);
-		} else if (v == B64_BAD && *bad == SIZE_MAX) {
-			*bad = i;
-		}
+		k += b64_byte(s, in, i, out + k, bad);
 		i++;
 	}
 	return (k);

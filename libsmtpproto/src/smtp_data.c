@@ -408,6 +408,65 @@ strict_byte(struct data_machine *d, uint8_t b, int *skip, int *held_cr)
 static const uint8_t data_stop[256] = { ['\r'] = 1, ['\n'] = 1, ['\0'] = 1 };
 
 /*
+ * Where the next CR, LF or NUL is in s[i..n), or n: the lines of text
+ * between them are most of a message, so they are stepped over a
+ * vector (or a word) at a time rather than byte by byte.
+ */
+#if defined(__SSE2__)
+#include <emmintrin.h>
+
+static size_t
+text_span(const uint8_t *s, size_t i, size_t n)
+{
+	const __m128i	cr = _mm_set1_epi8('\r'), lf = _mm_set1_epi8('\n');
+	const __m128i	nul = _mm_setzero_si128();
+	int		stops;
+
+	while (n - i >= 16) {
+		__m128i	v = _mm_loadu_si128((const __m128i *)(s + i));
+
+		stops = _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(
+		    _mm_cmpeq_epi8(v, cr), _mm_cmpeq_epi8(v, lf)),
+		    _mm_cmpeq_epi8(v, nul)));
+		if (stops != 0)
+			return (i + (size_t)__builtin_ctz((unsigned)stops));
+		i += 16;
+	}
+	while (i < n && !data_stop[s[i]])
+		i++;
+	return (i);
+}
+#else
+#define ONES	0x0101010101010101ull
+#define HIGHS	0x8080808080808080ull
+
+/* Nonzero when one of the eight bytes of v is zero (exact test). */
+static inline uint64_t
+has_zero(uint64_t v)
+{
+	return ((v - ONES) & ~v & HIGHS);
+}
+
+/* Eight bytes a step; the word holding a stop is searched bytewise. */
+static size_t
+text_span(const uint8_t *s, size_t i, size_t n)
+{
+	uint64_t	w;
+
+	while (n - i >= 8) {
+		memcpy(&w, s + i, sizeof(w));
+		if (has_zero(w) | has_zero(w ^ ('\r' * ONES)) |
+		    has_zero(w ^ ('\n' * ONES)))
+			break;
+		i += 8;
+	}
+	while (i < n && !data_stop[s[i]])
+		i++;
+	return (i);
+}
+#endif
+
+/*
  * The common case, made fast: inside a line with nothing pending, only
  * CR, LF and NUL change any state but the history.  A "." there is
  * text (it ends nothing: only a dot after a line end or "\r\n\0" can,
@@ -425,8 +484,7 @@ fast_text(struct data_machine *d, const uint8_t *s, size_t n)
 	if (n > 0 && s[0] == '.' && d->h[0] == '\0')
 		return (0);
 	for (;;) {
-		while (i < n && !data_stop[s[i]])
-			i++;
+		i = text_span(s, i, n);
 		if (i + 2 < n && s[i] == '\r' && s[i + 1] == '\n' &&
 		    !data_stop[s[i + 2]] && s[i + 2] != '.')
 			i += 3;

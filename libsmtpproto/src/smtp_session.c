@@ -149,6 +149,37 @@ sp_smtp_parser_new(sp_smtp_parser **out, const struct sp_limits *lim,
 	return (SP_E_OK);
 }
 
+/*
+ * Everything but the four bounded buffers goes back to what
+ * sp_smtp_parser_new() left; the arrays grown on demand are freed
+ * (they are small, and a fresh parser has none).
+ */
+void
+sp_smtp_parser_reset(sp_smtp_parser *p, void *ud)
+{
+	sp_smtp_parser	keep = *p;
+
+	sp__smtp_txn_free_all(p);
+	sp__free(p->a, p->rep.ends);
+	sp__free(p->a, p->caps);
+	sp__free(p->a, p->rlines);
+	memset(p, 0, sizeof(*p));
+	p->lim = keep.lim;
+	p->a = keep.a;
+	p->cb = keep.cb;
+	p->ud = ud;
+	for (int d = 0; d < 2; d++) {
+		p->h[d].line = keep.h[d].line;
+		sp__buf_reset(&p->h[d].line);
+	}
+	p->rep.text = keep.rep.text;
+	sp__buf_reset(&p->rep.text);
+	p->auth.buf = keep.auth.buf;
+	sp__buf_reset(&p->auth.buf);
+	p->cst = C_CMD;
+	p->sst = S_REPLY;
+}
+
 void
 sp_smtp_parser_free(sp_smtp_parser *p)
 {

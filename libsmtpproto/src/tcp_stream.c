@@ -80,6 +80,26 @@ overlap_dup(struct overlap *o, uint64_t off, uint64_t n)
  * rest of the flow.  A byte at stream offset o sits at o % ring_cap,
  * so growing re-lays what is kept.
  */
+/*
+ * Copy stream bytes [lo, hi) from a ring of cap bytes to one of ncap:
+ * in runs where neither ring wraps (at most four, as hi - lo <= cap),
+ * not byte by byte with two divisions each.
+ */
+static void
+ring_relay(uint8_t *dst, size_t ncap, const uint8_t *src, size_t cap,
+    uint64_t lo, uint64_t hi)
+{
+	while (lo < hi) {
+		size_t	s = (size_t)(lo % cap), d = (size_t)(lo % ncap);
+		size_t	k = SP_MIN(cap - s, ncap - d);
+
+		if (k > hi - lo)
+			k = (size_t)(hi - lo);
+		memcpy(dst + d, src + s, k);
+		lo += k;
+	}
+}
+
 static sp_err
 ring_grow(sp_tcp_reasm *r, struct tcp_half *h, uint64_t end)
 {
@@ -95,8 +115,8 @@ ring_grow(sp_tcp_reasm *r, struct tcp_half *h, uint64_t end)
 	if ((n = sp__malloc(r->alloc, ncap)) == NULL)
 		return (out_of_memory(r));
 	/* While growing the ring holds everything since ring_lo. */
-	for (uint64_t o = h->ring_lo; h->ring != NULL && o < h->next; o++)
-		n[o % ncap] = h->ring[o % cap];
+	if (h->ring != NULL)
+		ring_relay(n, ncap, h->ring, cap, h->ring_lo, h->next);
 	sp__free(r->alloc, h->ring);
 	h->ring = n;
 	h->ring_cap = ncap;

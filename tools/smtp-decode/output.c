@@ -237,9 +237,12 @@ void
 output_json(FILE *f, json_object *rec, int pretty)
 {
 	/* NDJSON by default: one record a line, for jq and log shippers. */
-	fputs(json_object_to_json_string_ext(rec, pretty ?
-	    JSON_FLAGS | JSON_C_TO_STRING_PRETTY |
-	    JSON_C_TO_STRING_SPACED : JSON_FLAGS), f);
+	if (!pretty) {
+		ndjson_write(f, rec);
+		return;
+	}
+	fputs(json_object_to_json_string_ext(rec, JSON_FLAGS |
+	    JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED), f);
 	fputc('\n', f);
 }
 

@@ -9,6 +9,7 @@
 #include <json-c/json.h>
 
 void	output_json(FILE *f, json_object *rec, int pretty);
+void	ndjson_write(FILE *f, json_object *rec);
 void	output_eve(FILE *f, json_object *rec);
 void	output_zeek_header(FILE *f);
 void	output_zeek(FILE *f, json_object *rec);

@@ -209,6 +209,15 @@ SP_EXTERN sp_err sp_mime_parser_gap(sp_mime_parser *m, uint64_t n);
  */
 SP_EXTERN sp_err sp_mime_parser_finish(sp_mime_parser *m);
 
+/*
+ * Make m ready for the next message, as sp_mime_parser_new() with the
+ * same limits and callbacks would, but keeping its memory: a consumer
+ * that parses many messages reuses a parser instead of allocating one
+ * each time.  ud replaces the user pointer.  A sticky error is
+ * cleared.  No events are sent.
+ */
+SP_EXTERN void sp_mime_parser_reset(sp_mime_parser *m, void *ud);
+
 /* Free the parser; NULL does nothing.  No events are sent. */
 SP_EXTERN void sp_mime_parser_free(sp_mime_parser *m);
 

@@ -318,6 +318,15 @@ SP_EXTERN sp_err sp_smtp_parser_new(sp_smtp_parser **out,
     const struct sp_limits *lim, const struct sp_smtp_callbacks *cb,
     void *ud);
 
+/*
+ * Make p ready for a new session, as sp_smtp_parser_new() with the
+ * same limits and callbacks would (options back to none), keeping its
+ * line and reply buffers: a consumer of many sessions reuses parsers
+ * instead of allocating one each time.  ud replaces the user pointer.
+ * A sticky error is cleared.  No events are sent.
+ */
+SP_EXTERN void sp_smtp_parser_reset(sp_smtp_parser *p, void *ud);
+
 /* Free a parser; NULL does nothing.  Calls no callbacks. */
 SP_EXTERN void sp_smtp_parser_free(sp_smtp_parser *p);
 
