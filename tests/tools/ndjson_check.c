@@ -5,7 +5,11 @@
  * 64-bit integers, timestamps with their own text, plain doubles,
  * booleans, null, nested and empty objects and arrays) must come out
  * byte for byte as json_object_to_json_string_ext(PLAIN |
- * NOSLASHESCAPE) writes them.  Exits 1 on the first difference.
+ * NOSLASHESCAPE) writes them.  Then the record trees (tools/common/
+ * jv.c): random jv trees, with keys added twice (the later value
+ * replaces the earlier in place) and null members, must be written by
+ * jv_write_ndjson() as json-c writes their jv_to_json() copy.  Exits 1
+ * on the first difference.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -14,6 +18,8 @@
 
 #include <json-c/json.h>
 
+#include "jsonutil.h"
+#include "jv.h"
 #include "output.h"
 
 static uint32_t
@@ -105,6 +111,130 @@ rnd_value(uint32_t *x, int depth)
 	}
 }
 
+/* --- jv trees, each beside the json-c tree the same calls build. --- */
+
+static struct jv *rnd_jv(struct jv_arena *, uint32_t *, int, json_object **);
+
+static struct jv *
+rnd_jv_container(struct jv_arena *a, uint32_t *x, int depth, json_object **jo)
+{
+	static const char *const keys[] = { "a", "ts", "k\"q", "path/x",
+	    "\x01", "uid", "" };
+	int		 obj = rnd(x) % 2, n = (int)(rnd(x) % 6);
+	struct jv	*c = obj ? jv_object(a) : jv_array(a);
+
+	*jo = obj ? json_object_new_object() : json_object_new_array();
+	for (int i = 0; i < n; i++) {
+		json_object	*jv;
+		struct jv	*v = rnd_jv(a, x, depth + 1, &jv);
+		const char	*k = keys[rnd(x) % 7];
+
+		if (!obj) {
+			jv_push(c, v);
+			json_object_array_add(*jo, jv);
+		} else if (rnd(x) % 2) {
+			jv_add(c, k, v);	/* literal key; NULL: nothing */
+			json_add(*jo, k, jv);
+		} else {
+			jv_put(c, k, v);	/* copied key; NULL: null */
+			json_object_object_add(*jo, k, jv);
+		}
+	}
+	return (c);
+}
+
+static struct jv *
+rnd_jv(struct jv_arena *a, uint32_t *x, int depth, json_object **jo)
+{
+	static const int64_t	edge[] = { 0, -1, 1, INT64_MIN, INT64_MAX };
+	uint8_t			b[80];
+	size_t			n;
+	int64_t			i;
+	uint64_t		u;
+	sp_ts			ts;
+
+	switch (rnd(x) % (depth < 4 ? 8 : 6)) {
+	case 0:
+		n = rnd(x) % sizeof(b);
+		for (size_t k = 0; k < n; k++)
+			b[k] = (uint8_t)(rnd(x) % 3 == 0 ? rnd(x) :
+			    'a' + rnd(x) % 26);
+		/* Wire bytes (\xNN for non-UTF-8) or a string as it is. */
+		if (rnd(x) % 2) {
+			*jo = json_bytes(b, n);
+			return (jv_bytes(a, b, n));
+		}
+		*jo = json_object_new_string_len((const char *)b, (int)n);
+		return (jv_strn(a, (const char *)b, n));
+	case 1:
+		i = edge[rnd(x) % 5];
+		*jo = json_object_new_int64(i);
+		return (jv_int(a, i));
+	case 2:
+		ts = (sp_ts)rnd(x) * 1000003u * 1000u;
+		*jo = json_ts(ts);
+		return (jv_ts(a, ts));
+	case 3:
+		u = UINT64_MAX - rnd(x) * (rnd(x) % 2 ? 1u : 1000000000u);
+		*jo = json_object_new_uint64(u);
+		return (jv_uint(a, u));
+	case 4:
+		i = rnd(x) % 2;
+		*jo = json_object_new_boolean((int)i);
+		return (jv_bool(a, (int)i));
+	case 5:
+		*jo = NULL;
+		return (NULL);
+	default:
+		return (rnd_jv_container(a, x, depth, jo));
+	}
+}
+
+static const char *
+plain(json_object *j)
+{
+	return (json_object_to_json_string_ext(j,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
+static int
+check_jv(void)
+{
+	uint32_t	x = 7;
+
+	for (int round = 0; round < 20000; round++) {
+		struct jv_arena	*a = jv_arena_new();
+		json_object	*built, *conv;
+		struct jv	*t;
+		char		*got = NULL;
+		size_t		 len = 0;
+		FILE		*f = open_memstream(&got, &len);
+
+		if (f == NULL || a == NULL)
+			return (2);
+		t = rnd_jv_container(a, &x, 0, &built);
+		conv = jv_to_json(t);
+		jv_write_ndjson(f, t);
+		fclose(f);
+		if (len != strlen(plain(built)) + 1 ||
+		    memcmp(got, plain(built), len - 1) != 0 ||
+		    got[len - 1] != '\n' ||
+		    strcmp(plain(conv), plain(built)) != 0 ||
+		    !json_object_equal(conv, built)) {
+			fprintf(stderr, "jv round %d:\n got: %s conv: %s\n"
+			    " want: %s\n", round, got, plain(conv),
+			    plain(built));
+			return (1);
+		}
+		free(got);
+		json_object_put(built);
+		json_object_put(conv);
+		jv_arena_free(a);
+	}
+	printf("ndjson_check: 20000 jv trees identical\n");
+	return (0);
+}
+
 int
 main(void)
 {
@@ -132,5 +262,5 @@ main(void)
 		json_object_put(t);
 	}
 	printf("ndjson_check: 20000 trees identical\n");
-	return (0);
+	return (check_jv());
 }

@@ -40,12 +40,12 @@ utf8_seq(const uint8_t *p, size_t n)
 }
 
 /*
- * Whether p holds only ASCII without NUL, which json_bytes() would
+ * Whether p holds only ASCII without NUL, which wire_text() would
  * copy unchanged: most of what the wire carries (commands, replies,
- * header values), so it skips the copy through a buffer.
+ * header values), so callers skip the copy through a buffer.
  */
-static int
-plain_ascii(const uint8_t *p, size_t n)
+int
+wire_plain(const uint8_t *p, size_t n)
 {
 	uint8_t	any = 0;
 
@@ -54,20 +54,11 @@ plain_ascii(const uint8_t *p, size_t n)
 	return ((any & 0x80) == 0);
 }
 
-json_object *
-json_bytes(const uint8_t *p, size_t n)
+size_t
+wire_text(char *out, const uint8_t *p, size_t n)
 {
-	char		*buf, *o;
-	json_object	*j;
+	char	*o = out;
 
-	if (n <= INT_MAX && plain_ascii(p, n))
-		return (json_object_new_string_len((const char *)p, (int)n));
-	if (n > (SIZE_MAX - 1) / 4)
-		return (json_object_new_string(""));
-	/* Worst case: every byte becomes \xNN. */
-	if ((buf = malloc(n * 4 + 1)) == NULL)
-		return (json_object_new_string(""));
-	o = buf;
 	for (size_t i = 0; i < n;) {
 		size_t	l = utf8_seq(p + i, n - i);
 
@@ -81,32 +72,59 @@ json_bytes(const uint8_t *p, size_t n)
 		o += l;
 		i += l;
 	}
-	j = json_object_new_string_len(buf, (int)(o - buf));
+	return ((size_t)(o - out));
+}
+
+json_object *
+json_bytes(const uint8_t *p, size_t n)
+{
+	char		*buf;
+	json_object	*j;
+
+	if (n <= INT_MAX && wire_plain(p, n))
+		return (json_object_new_string_len((const char *)p, (int)n));
+	if (n > (SIZE_MAX - 1) / 4 || n > INT_MAX / 4)
+		return (json_object_new_string(""));
+	/* Worst case: every byte becomes \xNN. */
+	if ((buf = malloc(n * 4 + 1)) == NULL)
+		return (json_object_new_string(""));
+	j = json_object_new_string_len(buf, (int)wire_text(buf, p, n));
 	free(buf);
 	return (j);
 }
 
-json_object *
-json_ts(sp_ts ts)
+size_t
+ts_text(sp_ts ts, char *buf, size_t len)
 {
-	char		buf[48];
+	char		tmp[32];
 	uint64_t	us = ts / 1000, v = us / 1000000;
-	size_t		k = 27;
+	size_t		k = sizeof(tmp), n;
 
 	/*
 	 * Microseconds, as Zeek and Suricata log them, printed exactly:
 	 * "%llu.%06llu", written backwards by hand (snprintf was a
 	 * visible cost at a few timestamps per command).
 	 */
-	buf[k] = '\0';
 	for (int i = 0; i < 6; i++, us /= 10)
-		buf[--k] = (char)('0' + us % 10);
-	buf[--k] = '.';
+		tmp[--k] = (char)('0' + us % 10);
+	tmp[--k] = '.';
 	do {
-		buf[--k] = (char)('0' + v % 10);
+		tmp[--k] = (char)('0' + v % 10);
 		v /= 10;
 	} while (v > 0);
-	return (json_object_new_double_s((double)(ts / 1000) / 1e6, buf + k));
+	n = MIN(sizeof(tmp) - k, len - 1);
+	memcpy(buf, tmp + k, n);
+	buf[n] = '\0';
+	return (n);
+}
+
+json_object *
+json_ts(sp_ts ts)
+{
+	char	buf[32];
+
+	ts_text(ts, buf, sizeof(buf));
+	return (json_object_new_double_s((double)(ts / 1000) / 1e6, buf));
 }
 
 const char *

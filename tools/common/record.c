@@ -2,7 +2,8 @@
  * record.c - analyzer events -> one JSON record per session.
  *
  * A record grows as its events arrive and is handed to the caller when
- * the session ends, so live output flows.  A message ends (with its
+ * the session ends, so live output flows.  It is a jv tree (jv.h): a
+ * few arena chunks per session instead of hundreds of json-c mallocs.  A message ends (with its
  * digests) before the final reply ends its transaction; the finished
  * message waits in the session until its transaction arrives.
  */
@@ -19,20 +20,43 @@
 #include "record.h"
 
 /*
- * What a session has shown so far.  The JSON record is assembled only
- * when the session ends: a capture may hold tens of thousands of open
- * sessions, and an open json-c object costs a kilobyte of tables.
- */
-/*
  * Finished messages waiting for their transaction, at most this many
  * per session: past it the oldest goes into the record at once as an
  * orphan (still reported, only without its envelope).
  */
 #define MAX_PARKED_MSGS	64
 
+/* Wire bytes kept until the record is assembled (helo, greeting). */
+struct bytes {
+	uint8_t	*p;
+	size_t	 n;
+	int	 set;
+};
+
+/*
+ * A finished message and the arena it lives in: a message is built in
+ * an arena of its own, so one dropped (past max_transactions) or
+ * replaced gives its memory back at once; a kept one is adopted by
+ * the session's arena.
+ */
+struct parked {
+	uint64_t	 txn;
+	struct jv	*msg;
+	struct jv_arena	*a;
+};
+
+/*
+ * What a session has shown so far, as parts of its record.  The record
+ * itself is assembled when the session ends.  Everything lives in the
+ * session's arena a except the parts that may be replaced any number
+ * of times (capabilities, messages: own arenas; helo, greeting: bytes).
+ */
 struct srec {
-	json_object	*root, *txs, *dialogue, *anoms, *auths, *caps;
-	json_object	*helo, *greet_text;	/* strings, or NULL */
+	struct jv_arena	*a;
+	struct jv	*root, *txs, *dialogue, *anoms, *auths;
+	struct jv_arena	*caps_a;
+	struct jv	*caps;
+	struct bytes	 helo, greet_text;
 	const char	*helo_verb;
 	/*
 	 * The last HELO/EHLO/LHLO sent and whether one was accepted: the
@@ -41,29 +65,31 @@ struct srec {
 	 * the 220 discards) cannot replace it.  Until a 2xx is seen (or
 	 * in a client-only capture) it is the last one sent.
 	 */
-	json_object	*helo_pend;
+	struct bytes	 helo_pend;
 	const char	*helo_pend_verb;
 	uint64_t	 helo_pend_seq;
 	int		 helo_accepted;
 	/*
-	 * Finished messages by transaction number ("%llu" keys, in
-	 * order).  Several can wait: without server replies (a one-sided
-	 * capture) no transaction ends before the session does, and the
-	 * next message begins long before that.
+	 * Finished messages by transaction number, oldest first.  Several
+	 * can wait: without server replies (a one-sided capture) no
+	 * transaction ends before the session does, and the next message
+	 * begins long before that.
 	 */
-	json_object	*parked;
-	size_t		 nparked;
+	struct parked	*parked;	/* grown up to MAX_PARKED_MSGS */
+	size_t		 nparked, parked_cap;
 	int		 greet_code;
 	struct sp_smtp_enhanced greet_enh;
 	sp_ts		 greet_ts;
 	size_t		 nanoms, anoms_dropped, txs_dropped, ntx_streamed;
 	uint32_t	*cmd_index;	/* command seq -> dialogue index */
 	size_t		 ncmd_index;
-	json_object	*msg, *headers, *parts, *urls, *part;
+	/* The message being read, in its arena msg_a. */
+	struct jv_arena	*msg_a;
+	struct jv	*msg, *headers, *parts, *urls, *part;
 	uint64_t	 msg_txn;
 	unsigned	 nmsg, npart;
 	int		 tls_offered, tls_started;
-	json_object	*tls_ts;
+	sp_ts		 tls_ts;
 	int		 tls_implicit;
 	FILE		*eml, *partf;
 	char		*part_tmp;		/* while extracting a part */
@@ -78,16 +104,31 @@ struct recorder {
 	unsigned		 errors;
 };
 
-static json_object *
-str_json(const struct sp_smtp_str *s)
+static struct jv *
+str_json(struct jv_arena *a, const struct sp_smtp_str *s)
 {
-	return (json_bytes(s->p, s->len));
+	return (jv_bytes(a, s->p, s->len));
 }
 
-static json_object *
-cstr(const char *s)
+static struct jv *
+cstr(struct jv_arena *a, const char *s)
 {
-	return (json_object_new_string(s));
+	return (jv_str(a, s));
+}
+
+/* Keep a copy of n bytes at p in b (on failure b is left unset). */
+static void
+bytes_set(struct bytes *b, const uint8_t *p, size_t n)
+{
+	uint8_t	*np;
+
+	b->set = 0;
+	if ((np = realloc(b->p, n > 0 ? n : 1)) == NULL)
+		return;
+	memcpy(np, p, n);
+	b->p = np;
+	b->n = n;
+	b->set = 1;
 }
 
 static void
@@ -132,67 +173,66 @@ make_uid(const struct sp_tcp_flow *f, char *buf, size_t len)
 	buf[17] = '\0';
 }
 
-static json_object *
-endpoint(const struct sp_addr *a, uint16_t port)
+static struct jv *
+endpoint(struct jv_arena *a, const struct sp_addr *addr, uint16_t port)
 {
-	json_object	*o = json_object_new_object();
+	struct jv	*o = jv_object(a);
 	char		 buf[64];
 
-	json_add(o, "ip", cstr(sp_addr_format(a, buf, sizeof(buf))));
-	json_add(o, "port", json_object_new_int(port));
+	jv_add(o, "ip", cstr(a, sp_addr_format(addr, buf, sizeof(buf))));
+	jv_add(o, "port", jv_int(a, port));
 	return (o);
 }
 
-static json_object *
-enhanced_json(const struct sp_smtp_enhanced *e)
+static struct jv *
+enhanced_json(struct jv_arena *a, const struct sp_smtp_enhanced *e)
 {
 	char	buf[32];
 
 	if (e->cls == 0)
 		return (NULL);
 	snprintf(buf, sizeof(buf), "%u.%u.%u", e->cls, e->subject, e->detail);
-	return (cstr(buf));
+	return (cstr(a, buf));
 }
 
 /* A reply object: code, enhanced code, text if there is one. */
-static json_object *
-reply_json(int code, const struct sp_smtp_enhanced *e,
+static struct jv *
+reply_json(struct jv_arena *a, int code, const struct sp_smtp_enhanced *e,
     const struct sp_smtp_str *text, sp_ts ts)
 {
-	json_object	*o = json_object_new_object();
+	struct jv	*o = jv_object(a);
 
-	json_add(o, "code", json_object_new_int(code));
-	json_add(o, "enhanced", enhanced_json(e));
+	jv_add(o, "code", jv_int(a, code));
+	jv_add(o, "enhanced", enhanced_json(a, e));
 	if (text != NULL)
-		json_add(o, "text", str_json(text));
+		jv_add(o, "text", str_json(a, text));
 	if (ts != 0)
-		json_add(o, "ts", json_ts(ts));
+		jv_add(o, "ts", jv_ts(a, ts));
 	return (o);
 }
 
-static json_object *
-reply_text(const struct sp_smtp_reply *r)
+/* The lines of a reply joined by newlines, kept in b. */
+static void
+reply_text(struct bytes *b, const struct sp_smtp_reply *r)
 {
-	struct sp_smtp_str	 joined;
-	size_t			 n = 0, cap = 0;
-	uint8_t			*buf;
-	json_object		*o;
+	size_t	 n = 0, cap = 1;
+	uint8_t	*buf;
 
 	for (size_t i = 0; i < r->nlines; i++)
 		cap += r->lines[i].len + 1;
-	if ((buf = malloc(cap + 1)) == NULL)
-		return (cstr(""));
+	/* Short of memory the text is empty, as before. */
+	b->set = 1;
+	b->n = 0;
+	if ((buf = realloc(b->p, cap)) == NULL)
+		return;
+	b->p = buf;
 	for (size_t i = 0; i < r->nlines; i++) {
 		if (i > 0)
 			buf[n++] = '\n';
 		memcpy(buf + n, r->lines[i].p, r->lines[i].len);
 		n += r->lines[i].len;
 	}
-	joined.p = buf;
-	joined.len = n;
-	o = str_json(&joined);
-	free(buf);
-	return (o);
+	b->n = n;
 }
 
 /* --- Dialogue. --- */
@@ -223,8 +263,9 @@ index_command(struct srec *s, uint64_t seq, size_t idx)
  * in base64 (RFC 4954 4), so only the verb and mechanism are kept
  * unless the user asked for secrets.
  */
-static json_object *
-command_line(const struct recorder *r, const struct sp_smtp_command *c)
+static struct jv *
+command_line(struct jv_arena *a, const struct recorder *r,
+    const struct sp_smtp_command *c)
 {
 	struct sp_smtp_str	 line = c->line;
 	const uint8_t		*sp;
@@ -234,71 +275,70 @@ command_line(const struct recorder *r, const struct sp_smtp_command *c)
 	    line.p[line.len - 1] == '\r'))
 		line.len--;
 	if (c->verb != SP_SMTP_VERB_AUTH || r->o.show_secrets)
-		return (str_json(&line));
+		return (str_json(a, &line));
 	sp = c->arg.len > 0 ? memchr(c->arg.p, ' ', c->arg.len) : NULL;
 	if (sp == NULL)
-		return (str_json(&line));
+		return (str_json(a, &line));
 	snprintf(buf, sizeof(buf), "%.*s %.*s [redacted]",
 	    (int)MIN(c->verb_text.len, 16), c->verb_text.p,
 	    (int)MIN((size_t)(sp - c->arg.p), 64), c->arg.p);
-	return (cstr(buf));
+	return (cstr(a, buf));
 }
 
-static json_object *
-command_item(const struct recorder *r, const struct sp_smtp_command *c)
+static struct jv *
+command_item(struct jv_arena *a, const struct recorder *r,
+    const struct sp_smtp_command *c)
 {
-	json_object	*o = json_object_new_object();
+	struct jv	*o = jv_object(a);
 
-	json_add(o, "ts", json_ts(c->ts));
-	json_add(o, "dir", cstr("client"));
-	json_add(o, "type", cstr("command"));
-	json_add(o, "offset", json_object_new_uint64(c->offset));
-	json_add(o, "verb", c->verb != SP_SMTP_VERB_UNKNOWN ?
-	    cstr(sp_smtp_verb_name(c->verb)) : str_json(&c->verb_text));
-	json_add(o, "line", command_line(r, c));
-	json_add(o, "group", json_object_new_uint64(c->group));
+	jv_add(o, "ts", jv_ts(a, c->ts));
+	jv_add(o, "dir", cstr(a, "client"));
+	jv_add(o, "type", cstr(a, "command"));
+	jv_add(o, "offset", jv_uint(a, c->offset));
+	jv_add(o, "verb", c->verb != SP_SMTP_VERB_UNKNOWN ?
+	    cstr(a, sp_smtp_verb_name(c->verb)) : str_json(a, &c->verb_text));
+	jv_add(o, "line", command_line(a, r, c));
+	jv_add(o, "group", jv_uint(a, c->group));
 	return (o);
 }
 
-static json_object *
-reply_item(const struct srec *s, const struct sp_smtp_reply *rp)
+static struct jv *
+reply_item(struct jv_arena *a, const struct srec *s,
+    const struct sp_smtp_reply *rp)
 {
-	json_object	*o = json_object_new_object();
-	json_object	*lines = json_object_new_array();
+	struct jv	*o = jv_object(a);
+	struct jv	*lines = jv_array(a);
 
-	json_add(o, "ts", json_ts(rp->ts));
-	json_add(o, "dir", cstr("server"));
-	json_add(o, "type", cstr("reply"));
-	json_add(o, "offset", json_object_new_uint64(rp->offset));
-	json_add(o, "code", json_object_new_int(rp->code));
-	json_add(o, "enhanced", enhanced_json(&rp->enhanced));
+	jv_add(o, "ts", jv_ts(a, rp->ts));
+	jv_add(o, "dir", cstr(a, "server"));
+	jv_add(o, "type", cstr(a, "reply"));
+	jv_add(o, "offset", jv_uint(a, rp->offset));
+	jv_add(o, "code", jv_int(a, rp->code));
+	jv_add(o, "enhanced", enhanced_json(a, &rp->enhanced));
 	for (size_t i = 0; i < rp->nlines; i++)
-		json_object_array_add(lines, str_json(&rp->lines[i]));
-	json_add(o, "lines", lines);
+		jv_push(lines, str_json(a, &rp->lines[i]));
+	jv_add(o, "lines", lines);
 	if (rp->cmd_seq > 0 && rp->cmd_seq < s->ncmd_index &&
 	    s->cmd_index[rp->cmd_seq] != UINT32_MAX)
-		json_add(o, "answers",
-		    json_object_new_int((int)s->cmd_index[rp->cmd_seq]));
+		jv_add(o, "answers",
+		    jv_int(a, (int)s->cmd_index[rp->cmd_seq]));
 	return (o);
 }
 
-static void
-dialogue_add(struct recorder *r, struct srec *s, json_object *item)
+/* Whether the dialogue has room for one more item (built only then). */
+static int
+dialogue_room(const struct recorder *r, struct srec *s)
 {
 	if (s->dialogue == NULL)
-		s->dialogue = json_object_new_array();
-	if (json_object_array_length(s->dialogue) >= r->o.max_dialogue) {
-		json_object_put(item);
-		return;
-	}
-	json_object_array_add(s->dialogue, item);
+		s->dialogue = jv_array(s->a);
+	return (jv_len(s->dialogue) < r->o.max_dialogue);
 }
 
 static void
 helo_set(struct srec *s)
 {
-	json_object_put(s->helo);
-	s->helo = json_object_get(s->helo_pend);
+	if (s->helo_pend.set)
+		bytes_set(&s->helo, s->helo_pend.p, s->helo_pend.n);
 	s->helo_verb = s->helo_pend_verb;
 }
 
@@ -309,8 +349,7 @@ on_command(struct recorder *r, struct srec *s, const struct sp_smtp_command *c)
 	case SP_SMTP_VERB_EHLO:
 	case SP_SMTP_VERB_HELO:
 	case SP_SMTP_VERB_LHLO:
-		json_object_put(s->helo_pend);
-		s->helo_pend = str_json(&c->arg);
+		bytes_set(&s->helo_pend, c->arg.p, c->arg.len);
 		s->helo_pend_verb = sp_smtp_verb_name(c->verb);
 		s->helo_pend_seq = c->seq;
 		if (!s->helo_accepted)
@@ -321,9 +360,9 @@ on_command(struct recorder *r, struct srec *s, const struct sp_smtp_command *c)
 	}
 	if (!r->o.dialogue)
 		return;
-	index_command(s, c->seq, s->dialogue != NULL ?
-	    json_object_array_length(s->dialogue) : 0);
-	dialogue_add(r, s, command_item(r, c));
+	index_command(s, c->seq, jv_len(s->dialogue));
+	if (dialogue_room(r, s))
+		jv_push(s->dialogue, command_item(s->a, r, c));
 }
 
 static void
@@ -333,22 +372,22 @@ on_reply(struct recorder *r, struct srec *s, const struct sp_smtp_reply *rp)
 		s->greet_code = rp->code;
 		s->greet_enh = rp->enhanced;
 		s->greet_ts = rp->ts;
-		json_object_put(s->greet_text);
-		s->greet_text = reply_text(rp);
+		reply_text(&s->greet_text, rp);
 	}
-	if (rp->kind == SP_SMTP_REPLY_COMMAND && s->helo_pend != NULL &&
+	if (rp->kind == SP_SMTP_REPLY_COMMAND && s->helo_pend.set &&
 	    rp->cmd_seq == s->helo_pend_seq && rp->code / 100 == 2) {
 		helo_set(s);
 		s->helo_accepted = 1;
 	}
-	if (r->o.dialogue)
-		dialogue_add(r, s, reply_item(s, rp));
+	if (r->o.dialogue && dialogue_room(r, s))
+		jv_push(s->dialogue, reply_item(s->a, s, rp));
 }
 
 static void
 on_caps(struct srec *s, const struct sp_smtp_capabilities *c)
 {
-	json_object	*o = json_object_new_object();
+	struct jv_arena	*a = jv_arena_new();
+	struct jv	*o = jv_object(a);
 	char		 key[128];
 
 	for (size_t i = 0; i < c->ncaps; i++) {
@@ -357,9 +396,11 @@ on_caps(struct srec *s, const struct sp_smtp_capabilities *c)
 		for (size_t k = 0; k < n; k++)
 			key[k] = (char)toupper(c->caps[i].keyword.p[k]);
 		key[n] = '\0';
-		json_object_object_add(o, key, str_json(&c->caps[i].params));
+		jv_put(o, key, str_json(a, &c->caps[i].params));
 	}
-	json_object_put(s->caps);
+	/* Each EHLO reply replaces the last: its arena goes with it. */
+	jv_arena_free(s->caps_a);
+	s->caps_a = a;
 	s->caps = o;
 	if (c->starttls)
 		s->tls_offered = 1;
@@ -370,14 +411,15 @@ on_caps(struct srec *s, const struct sp_smtp_capabilities *c)
 static void
 tls_finish(struct srec *s)
 {
-	json_object	*o = json_object_new_object();
+	struct jv_arena	*a = s->a;
+	struct jv	*o = jv_object(a);
 
-	json_add(o, "offered", json_object_new_boolean(s->tls_offered));
-	json_add(o, "started", json_object_new_boolean(s->tls_started));
-	json_add(o, "implicit", json_object_new_boolean(s->tls_implicit));
-	json_add(o, "ts", s->tls_ts);
-	s->tls_ts = NULL;
-	json_add(s->root, "tls", o);
+	jv_add(o, "offered", jv_bool(a, s->tls_offered));
+	jv_add(o, "started", jv_bool(a, s->tls_started));
+	jv_add(o, "implicit", jv_bool(a, s->tls_implicit));
+	if (s->tls_started)
+		jv_add(o, "ts", jv_ts(a, s->tls_ts));
+	jv_add(s->root, "tls", o);
 }
 
 static void
@@ -385,8 +427,7 @@ on_tls(struct srec *s, const struct sp_smtp_tls *t)
 {
 	s->tls_started = 1;
 	s->tls_implicit = t->implicit;
-	json_object_put(s->tls_ts);
-	s->tls_ts = json_ts(t->ts);
+	s->tls_ts = t->ts;
 }
 
 static const char *const auth_outcomes[] = {
@@ -397,32 +438,34 @@ static const char *const auth_outcomes[] = {
 };
 
 static void
-on_auth(struct recorder *r, struct srec *s, const struct sp_smtp_auth *a)
+on_auth(struct recorder *r, struct srec *s, const struct sp_smtp_auth *au)
 {
-	json_object	*o = json_object_new_object();
+	struct jv_arena	*a = s->a;
+	struct jv	*o = jv_object(a);
 
-	json_add(o, "mechanism", str_json(&a->mechanism));
-	if (a->user.len > 0)
-		json_add(o, "user", str_json(&a->user));
+	jv_add(o, "mechanism", str_json(a, &au->mechanism));
+	if (au->user.len > 0)
+		jv_add(o, "user", str_json(a, &au->user));
 	/* The parser redacts unless asked; say so plainly either way. */
-	if (a->secret.len > 0 || a->redacted)
-		json_add(o, "secret", r->o.show_secrets && !a->redacted ?
-		    str_json(&a->secret) : cstr("[redacted]"));
-	if (a->code != 0)
-		json_add(o, "code", json_object_new_int(a->code));
-	json_add(o, "outcome", cstr((unsigned)a->outcome <
+	if (au->secret.len > 0 || au->redacted)
+		jv_add(o, "secret", r->o.show_secrets && !au->redacted ?
+		    str_json(a, &au->secret) : cstr(a, "[redacted]"));
+	if (au->code != 0)
+		jv_add(o, "code", jv_int(a, au->code));
+	jv_add(o, "outcome", cstr(a, (unsigned)au->outcome <
 	    sizeof(auth_outcomes) / sizeof(*auth_outcomes) ?
-	    auth_outcomes[a->outcome] : "unknown"));
-	json_add(o, "ts", json_ts(a->ts));
+	    auth_outcomes[au->outcome] : "unknown"));
+	jv_add(o, "ts", jv_ts(a, au->ts));
 	if (s->auths == NULL)
-		s->auths = json_object_new_array();
-	json_object_array_add(s->auths, o);
+		s->auths = jv_array(a);
+	jv_push(s->auths, o);
 }
 
 /* --- Transactions. --- */
 
+/* A NULL v is the value null ("SMTPUTF8" without "="). */
 static void
-add_param(json_object *o, const uint8_t *k, size_t kl, json_object *v)
+add_param(struct jv *o, const uint8_t *k, size_t kl, struct jv *v)
 {
 	char	key[64];
 	size_t	n = MIN(kl, sizeof(key) - 1);
@@ -430,19 +473,19 @@ add_param(json_object *o, const uint8_t *k, size_t kl, json_object *v)
 	for (size_t i = 0; i < n; i++)
 		key[i] = (char)toupper(k[i]);
 	key[n] = '\0';
-	json_object_object_add(o, key, v);
+	jv_put(o, key, v);
 }
 
 /* "SIZE=123 BODY=8BITMIME SMTPUTF8" -> {"SIZE":"123",...,"SMTPUTF8":null}. */
-static json_object *
-params_text(const struct sp_smtp_str *t)
+static struct jv *
+params_text(struct jv_arena *a, const struct sp_smtp_str *t)
 {
-	json_object	*o = json_object_new_object();
+	struct jv	*o = jv_object(a);
 	size_t		 i = 0;
 
 	while (i < t->len) {
-		size_t		 ks, ke, vs;
-		json_object	*v = NULL;
+		size_t	ks, ke, vs = 0;
+		int	has_value = 0;
 
 		while (i < t->len && t->p[i] == ' ')
 			i++;
@@ -453,33 +496,32 @@ params_text(const struct sp_smtp_str *t)
 		if (i < t->len && t->p[i] == '=') {
 			for (vs = ++i; i < t->len && t->p[i] != ' '; i++)
 				;
-			v = json_bytes(t->p + vs, i - vs);
+			has_value = 1;
 		}
 		if (ke > ks)
-			add_param(o, t->p + ks, ke - ks, v);
-		else
-			json_object_put(v);
+			add_param(o, t->p + ks, ke - ks, has_value ?
+			    jv_bytes(a, t->p + vs, i - vs) : NULL);
 	}
 	return (o);
 }
 
-static json_object *
-params_list(const struct sp_smtp_param *p, size_t n)
+static struct jv *
+params_list(struct jv_arena *a, const struct sp_smtp_param *p, size_t n)
 {
-	json_object	*o = json_object_new_object();
+	struct jv	*o = jv_object(a);
 
 	for (size_t i = 0; i < n; i++)
 		add_param(o, p[i].key.p, p[i].key.len, p[i].has_value ?
-		    str_json(&p[i].value) : NULL);
+		    str_json(a, &p[i].value) : NULL);
 	return (o);
 }
 
-static json_object *
-path_address(const struct sp_smtp_path *p)
+static struct jv *
+path_address(struct jv_arena *a, const struct sp_smtp_path *p)
 {
 	if (p->null)
-		return (cstr(""));
-	return (str_json(p->valid ? &p->mailbox : &p->raw));
+		return (cstr(a, ""));
+	return (str_json(a, p->valid ? &p->mailbox : &p->raw));
 }
 
 static const char *
@@ -501,79 +543,102 @@ outcome(const struct sp_smtp_transaction *t)
 
 /* --- Finished messages waiting for their transaction. --- */
 
-static void
-txn_key(char *buf, size_t len, uint64_t txn)
+/* Take out parked entry i, keeping the others in order. */
+static struct parked
+unpark_at(struct srec *s, size_t i)
 {
-	snprintf(buf, len, "%llu", (unsigned long long)txn);
+	struct parked	p = s->parked[i];
+
+	memmove(s->parked + i, s->parked + i + 1,
+	    (s->nparked - i - 1) * sizeof(*s->parked));
+	s->nparked--;
+	return (p);
 }
 
-/* The finished message of transaction txn, taken out, or NULL. */
-static json_object *
+/* The finished message of transaction txn, taken out; msg NULL if none. */
+static struct parked
 unpark_message(struct srec *s, uint64_t txn)
 {
-	json_object	*m;
-	char		 key[24];
+	struct parked	none = { txn, NULL, NULL };
 
-	txn_key(key, sizeof(key), txn);
-	if (s->parked == NULL ||
-	    !json_object_object_get_ex(s->parked, key, &m))
-		return (NULL);
-	json_object_get(m);
-	json_object_object_del(s->parked, key);
-	s->nparked--;
-	return (m);
+	for (size_t i = 0; i < s->nparked; i++)
+		if (s->parked[i].txn == txn)
+			return (unpark_at(s, i));
+	return (none);
+}
+
+/* The message goes into the record: its arena lives as long as it. */
+static struct jv *
+keep_message(struct srec *s, struct parked p)
+{
+	jv_arena_adopt(s->a, p.a);
+	return (p.msg);
 }
 
 /* A message whose transaction never ended still belongs in the record. */
 static void
-adopt_orphan(struct srec *s, uint64_t txn, json_object *msg)
+adopt_orphan(struct srec *s, struct parked p)
 {
-	json_object	*tx = json_object_new_object();
+	struct jv_arena	*a = s->a;
+	struct jv	*tx = jv_object(a);
 
-	json_add(tx, "index", json_object_new_uint64(txn));
-	json_add(tx, "rcpt_to", json_object_new_array());
-	json_add(tx, "outcome", cstr("unknown"));
-	json_add(tx, "message", msg);
-	json_object_array_add(s->txs, tx);
+	jv_add(tx, "index", jv_uint(a, p.txn));
+	jv_add(tx, "rcpt_to", jv_array(a));
+	jv_add(tx, "outcome", cstr(a, "unknown"));
+	jv_add(tx, "message", keep_message(s, p));
+	jv_push(s->txs, tx);
+}
+
+static int
+parked_grow(struct srec *s)
+{
+	size_t		 want = MIN(MAX(s->parked_cap * 2, 4), MAX_PARKED_MSGS);
+	struct parked	*n = realloc(s->parked, want * sizeof(*n));
+
+	if (n == NULL)
+		return (-1);
+	s->parked = n;
+	s->parked_cap = want;
+	return (0);
 }
 
 /* The message just finished waits for its transaction. */
 static void
 park_message(struct srec *s)
 {
-	char	key[24];
+	struct parked	p = { s->msg_txn, s->msg, s->msg_a };
 
-	if (s->parked == NULL)
-		s->parked = json_object_new_object();
-	if (s->nparked == MAX_PARKED_MSGS) {
-		json_object_object_foreach(s->parked, k, v) {
-			uint64_t	txn = strtoull(k, NULL, 10);
-
-			(void)v;
-			adopt_orphan(s, txn, unpark_message(s, txn));
-			break;
+	s->msg = s->headers = s->parts = s->urls = s->part = NULL;
+	s->msg_a = NULL;
+	/* A number seen twice replaces the older message (never expected). */
+	for (size_t i = 0; i < s->nparked; i++) {
+		if (s->parked[i].txn == p.txn) {
+			jv_arena_free(s->parked[i].a);
+			s->parked[i] = p;
+			return;
 		}
 	}
-	txn_key(key, sizeof(key), s->msg_txn);
-	/* A number seen twice replaces the older message (never expected). */
-	if (json_object_object_get_ex(s->parked, key, NULL))
-		s->nparked--;
-	json_object_object_add(s->parked, key, s->msg);
-	s->nparked++;
-	s->msg = NULL;
+	if (s->nparked == MAX_PARKED_MSGS)
+		adopt_orphan(s, unpark_at(s, 0));
+	if (s->nparked == s->parked_cap && parked_grow(s) != 0) {
+		adopt_orphan(s, p);	/* short of memory: no envelope */
+		return;
+	}
+	s->parked[s->nparked++] = p;
 }
 
-static json_object *
-rcpt_json(const struct sp_smtp_rcpt *rc)
+static struct jv *
+rcpt_json(struct jv_arena *a, const struct sp_smtp_rcpt *rc)
 {
-	json_object	*o = json_object_new_object();
+	struct jv	*o = jv_object(a);
 
-	json_add(o, "address", path_address(&rc->path));
+	jv_add(o, "address", path_address(a, &rc->path));
 	if (rc->params.len > 0)
-		json_add(o, "params", params_text(&rc->params));
+		jv_add(o, "params", params_text(a, &rc->params));
 	if (rc->code != 0)
-		json_add(o, "reply", reply_json(rc->code, &rc->enhanced, NULL, 0));
-	json_add(o, "accepted", json_object_new_boolean(rc->accepted));
+		jv_add(o, "reply", reply_json(a, rc->code, &rc->enhanced,
+		    NULL, 0));
+	jv_add(o, "accepted", jv_bool(a, rc->accepted));
 	return (o);
 }
 
@@ -581,45 +646,46 @@ static void
 on_transaction(struct recorder *r, struct srec *s,
     const struct sp_smtp_transaction *t)
 {
-	json_object	*o, *rcpts;
+	struct jv_arena	*a = s->a;
+	struct jv	*o, *rcpts;
 
 	/* A hostile session may run a million transactions: keep a cap. */
-	if (json_object_array_length(s->txs) >= r->o.max_transactions) {
+	if (jv_len(s->txs) >= r->o.max_transactions) {
 		s->txs_dropped++;
-		json_object_put(unpark_message(s, t->seq));
+		jv_arena_free(unpark_message(s, t->seq).a);
 		return;
 	}
-	o = json_object_new_object();
-	rcpts = json_object_new_array();
+	o = jv_object(a);
+	rcpts = jv_array(a);
 
-	json_add(o, "index", json_object_new_uint64(t->seq));
-	json_add(o, "ts", json_ts(t->ts_begin));
+	jv_add(o, "index", jv_uint(a, t->seq));
+	jv_add(o, "ts", jv_ts(a, t->ts_begin));
 	if (t->has_mail) {
-		json_object	*mf = json_object_new_object();
+		struct jv	*mf = jv_object(a);
 
-		json_add(mf, "address", path_address(&t->mail_from));
-		json_add(mf, "params", params_list(t->mail_params,
+		jv_add(mf, "address", path_address(a, &t->mail_from));
+		jv_add(mf, "params", params_list(a, t->mail_params,
 		    t->nmail_params));
 		if (t->mail_code != 0)
-			json_add(mf, "reply", reply_json(t->mail_code,
+			jv_add(mf, "reply", reply_json(a, t->mail_code,
 			    &t->mail_enhanced, NULL, 0));
-		json_add(o, "mail_from", mf);
+		jv_add(o, "mail_from", mf);
 	}
 	for (size_t i = 0; i < t->nrcpts; i++)
-		json_object_array_add(rcpts, rcpt_json(&t->rcpts[i]));
-	json_add(o, "rcpt_to", rcpts);
-	json_add(o, "rcpt_count", json_object_new_uint64(t->nrcpts_total));
+		jv_push(rcpts, rcpt_json(a, &t->rcpts[i]));
+	jv_add(o, "rcpt_to", rcpts);
+	jv_add(o, "rcpt_count", jv_uint(a, t->nrcpts_total));
 	if (t->method != SP_SMTP_METHOD_NONE)
-		json_add(o, "method", cstr(t->method == SP_SMTP_METHOD_DATA ?
+		jv_add(o, "method", cstr(a, t->method == SP_SMTP_METHOD_DATA ?
 		    "DATA" : "BDAT"));
 	if (t->final_code != 0)
-		json_add(o, "reply", reply_json(t->final_code,
+		jv_add(o, "reply", reply_json(a, t->final_code,
 		    &t->final_enhanced, &t->final_text, t->ts_end));
 	if (t->queue_id.len > 0)
-		json_add(o, "queue_id", str_json(&t->queue_id));
-	json_add(o, "outcome", cstr(outcome(t)));
-	json_add(o, "message", unpark_message(s, t->seq));
-	json_object_array_add(s->txs, o);
+		jv_add(o, "queue_id", str_json(a, &t->queue_id));
+	jv_add(o, "outcome", cstr(a, outcome(t)));
+	jv_add(o, "message", keep_message(s, unpark_message(s, t->seq)));
+	jv_push(s->txs, o);
 }
 
 /* --- Messages, headers, parts. --- */
@@ -627,13 +693,17 @@ on_transaction(struct recorder *r, struct srec *s,
 static void
 on_message_begin(struct recorder *r, struct srec *s)
 {
-	char	path[4096];
+	struct jv_arena	*a;
+	char		 path[4096];
 
-	json_object_put(s->msg);
-	s->msg = json_object_new_object();
-	s->headers = json_object_new_object();
-	s->parts = json_object_new_array();
-	s->urls = json_object_new_array();
+	/* A message never ended is dropped (the analyzer ends them all). */
+	jv_arena_free(s->msg_a);
+	s->msg_a = a = jv_arena_new();
+	s->part = NULL;
+	s->msg = jv_object(a);
+	s->headers = jv_object(a);
+	s->parts = jv_array(a);
+	s->urls = jv_array(a);
 	s->nmsg++;
 	if (r->o.extract_dir == NULL)
 		return;
@@ -657,11 +727,24 @@ write_out(struct recorder *r, FILE **f, const uint8_t *p, size_t n)
 	}
 }
 
-/* Split an address list at commas outside quotes, brackets, comments. */
-static json_object *
-address_list(const uint8_t *p, size_t n)
+/* Add v to the array under key, made when the first value comes. */
+static void
+append_to(struct jv_arena *a, struct jv *o, const char *key, struct jv *v)
 {
-	json_object	*a = json_object_new_array();
+	struct jv	*arr = jv_get(o, key);
+
+	if (arr == NULL) {
+		arr = jv_array(a);
+		jv_add(o, key, arr);
+	}
+	jv_push(arr, v);
+}
+
+/* Split an address list at commas outside quotes, brackets, comments. */
+static void
+address_list(struct jv_arena *a, struct jv *o, const char *key,
+    const uint8_t *p, size_t n)
+{
 	int		 quote = 0, angle = 0, paren = 0;
 	size_t		 start = 0;
 
@@ -687,22 +770,9 @@ address_list(const uint8_t *p, size_t n)
 		while (e > b && (p[e - 1] == ' ' || p[e - 1] == '\t'))
 			e--;
 		if (e > b)
-			json_object_array_add(a, json_bytes(p + b, e - b));
+			append_to(a, o, key, jv_bytes(a, p + b, e - b));
 		start = i + 1;
 	}
-	return (a);
-}
-
-static void
-append_to(json_object *o, const char *key, json_object *v)
-{
-	json_object	*arr;
-
-	if (!json_object_object_get_ex(o, key, &arr)) {
-		arr = json_object_new_array();
-		json_object_object_add(o, key, arr);
-	}
-	json_object_array_add(arr, v);
 }
 
 static void
@@ -718,6 +788,7 @@ on_header(struct srec *s, const struct sp_mime_header *h)
 		[SP_MIME_F_USER_AGENT] = "user_agent",
 		[SP_MIME_F_X_ORIGINATING_IP] = "x_originating_ip",
 	};
+	struct jv_arena	*a = s->msg_a;
 	const uint8_t	*d = h->decoded;
 	size_t		 dn = h->decoded_len;
 
@@ -725,31 +796,21 @@ on_header(struct srec *s, const struct sp_mime_header *h)
 	if (s->headers == NULL || h->depth != 0 || h->msg_level != 0)
 		return;
 	if (h->field == SP_MIME_F_SUBJECT) {
-		json_object	*old;
-
-		if (json_object_object_get_ex(s->headers, "subject", &old))
+		if (jv_has(s->headers, "subject"))
 			return;
-		json_add(s->headers, "subject", json_bytes(d, dn));
-		json_add(s->headers, "subject_raw",
-		    json_bytes(h->value, h->value_len));
+		jv_add(s->headers, "subject", jv_bytes(a, d, dn));
+		jv_add(s->headers, "subject_raw",
+		    jv_bytes(a, h->value, h->value_len));
 	} else if (h->field == SP_MIME_F_TO || h->field == SP_MIME_F_CC) {
-		json_object	*l = address_list(d, dn);
-		const char	*key = h->field == SP_MIME_F_TO ? "to" : "cc";
-
-		for (size_t i = 0; i < json_object_array_length(l); i++)
-			append_to(s->headers, key, json_object_get(
-			    json_object_array_get_idx(l, i)));
-		json_object_put(l);
+		address_list(a, s->headers, h->field == SP_MIME_F_TO ?
+		    "to" : "cc", d, dn);
 	} else if (h->field == SP_MIME_F_RECEIVED) {
-		append_to(s->headers, "received", json_bytes(d, dn));
+		append_to(a, s->headers, "received", jv_bytes(a, d, dn));
 	} else if (single[h->field] != NULL) {
 		/* The first one counts; duplicates raise an anomaly. */
-		json_object	*old;
-
-		if (!json_object_object_get_ex(s->headers, single[h->field],
-		    &old))
-			json_add(s->headers, single[h->field],
-			    json_bytes(d, dn));
+		if (!jv_has(s->headers, single[h->field]))
+			jv_add(s->headers, single[h->field],
+			    jv_bytes(a, d, dn));
 	}
 }
 
@@ -762,28 +823,28 @@ static const char *const disp_names[] = {
 static void
 on_part_begin(struct recorder *r, struct srec *s, const struct sp_mime_part *p)
 {
-	char	buf[256];
+	struct jv_arena	*a = s->msg_a;
+	char		 buf[256];
 
 	if (p->kind != SP_MIME_LEAF || s->msg == NULL)
 		return;
-	json_object_put(s->part);
-	s->part = json_object_new_object();
-	json_add(s->part, "path", cstr(p->path[0] != '\0' ? p->path : "0"));
-	json_add(s->part, "depth", json_object_new_int((int)p->depth));
+	/* One begun and never ended stays in the arena until the message. */
+	s->part = jv_object(a);
+	jv_add(s->part, "path", cstr(a, p->path[0] != '\0' ? p->path : "0"));
+	jv_add(s->part, "depth", jv_int(a, (int)p->depth));
 	snprintf(buf, sizeof(buf), "%s/%s", p->type, p->subtype);
-	json_add(s->part, "content_type", cstr(buf));
+	jv_add(s->part, "content_type", cstr(a, buf));
 	if (p->charset[0] != '\0')
-		json_add(s->part, "charset", cstr(p->charset));
+		jv_add(s->part, "charset", cstr(a, p->charset));
 	if (disp_names[p->disposition] != NULL)
-		json_add(s->part, "disposition",
-		    cstr(disp_names[p->disposition]));
+		jv_add(s->part, "disposition",
+		    cstr(a, disp_names[p->disposition]));
 	if (p->filename[0] != '\0')
-		json_add(s->part, "filename", json_bytes(
+		jv_add(s->part, "filename", jv_bytes(a,
 		    (const uint8_t *)p->filename, strlen(p->filename)));
-	json_add(s->part, "encoding", cstr(sp_mime_cte_name(p->cte)));
+	jv_add(s->part, "encoding", cstr(a, sp_mime_cte_name(p->cte)));
 	if (p->msg_level > 0)
-		json_add(s->part, "in_attached_message",
-		    json_object_new_boolean(1));
+		jv_add(s->part, "in_attached_message", jv_bool(a, 1));
 	if (r->o.extract_dir == NULL)
 		return;
 	/* Written under a temporary name, renamed to its digest at the end. */
@@ -798,29 +859,29 @@ on_part_begin(struct recorder *r, struct srec *s, const struct sp_mime_part *p)
 }
 
 static void
-add_digests(json_object *o, const struct sp_digests *d)
+add_digests(struct jv_arena *a, struct jv *o, const struct sp_digests *d)
 {
-	json_add(o, "sha256", cstr(d->sha256));
+	jv_add(o, "sha256", cstr(a, d->sha256));
 	if (d->md5[0] != '\0')
-		json_add(o, "md5", cstr(d->md5));
+		jv_add(o, "md5", cstr(a, d->md5));
 	if (d->sha1[0] != '\0')
-		json_add(o, "sha1", cstr(d->sha1));
+		jv_add(o, "sha1", cstr(a, d->sha1));
 }
 
 static void
 on_part_end(struct recorder *r, struct srec *s, const struct sp_mime_part *p,
     const struct sp_digests *d)
 {
-	char	path[4096];
+	struct jv_arena	*a = s->msg_a;
+	char		 path[4096];
 
 	if (p->kind != SP_MIME_LEAF || s->part == NULL)
 		return;
-	json_add(s->part, "size", json_object_new_uint64(p->decoded_size));
-	add_digests(s->part, d);
-	json_add(s->part, "complete", json_object_new_boolean(p->complete));
+	jv_add(s->part, "size", jv_uint(a, p->decoded_size));
+	add_digests(a, s->part, d);
+	jv_add(s->part, "complete", jv_bool(a, p->complete));
 	if (p->missing > 0)
-		json_add(s->part, "missing_bytes",
-		    json_object_new_uint64(p->missing));
+		jv_add(s->part, "missing_bytes", jv_uint(a, p->missing));
 	if (s->partf != NULL) {
 		close_file(r, &s->partf);
 		snprintf(path, sizeof(path), "%s/parts/%s", r->o.extract_dir,
@@ -831,12 +892,12 @@ on_part_end(struct recorder *r, struct srec *s, const struct sp_mime_part *p,
 			unlink(s->part_tmp);
 		} else {
 			snprintf(path, sizeof(path), "parts/%s", d->sha256);
-			json_add(s->part, "file", cstr(path));
+			jv_add(s->part, "file", cstr(a, path));
 		}
 	}
 	free(s->part_tmp);
 	s->part_tmp = NULL;
-	json_object_array_add(s->parts, s->part);
+	jv_push(s->parts, s->part);
 	s->part = NULL;
 }
 
@@ -844,39 +905,39 @@ static void
 on_message_end(struct recorder *r, struct srec *s,
     const struct sp_smtp_message *m, const struct sp_digests *d)
 {
-	char	path[256];
+	struct jv_arena	*a = s->msg_a;
+	char		 path[256];
 
 	if (s->msg == NULL)
 		return;
-	json_add(s->msg, "size", json_object_new_uint64(m->size));
-	add_digests(s->msg, d);
-	json_add(s->msg, "complete", json_object_new_boolean(m->complete));
-	json_add(s->msg, "missing_bytes", json_object_new_uint64(m->missing));
+	jv_add(s->msg, "size", jv_uint(a, m->size));
+	add_digests(a, s->msg, d);
+	jv_add(s->msg, "complete", jv_bool(a, m->complete));
+	jv_add(s->msg, "missing_bytes", jv_uint(a, m->missing));
 	if (s->eml != NULL) {
 		close_file(r, &s->eml);
 		snprintf(path, sizeof(path), "messages/%s-%u.eml", s->uid,
 		    s->nmsg);
-		json_add(s->msg, "file", cstr(path));
+		jv_add(s->msg, "file", cstr(a, path));
 	}
-	json_add(s->msg, "headers", s->headers);
-	json_add(s->msg, "parts", s->parts);
-	json_add(s->msg, "urls", s->urls);
-	s->headers = s->parts = s->urls = NULL;
+	jv_add(s->msg, "headers", s->headers);
+	jv_add(s->msg, "parts", s->parts);
+	jv_add(s->msg, "urls", s->urls);
 	s->msg_txn = m->txn_seq;
 	park_message(s);
 }
 
-static json_object *
-anomaly_json(const struct sp_event *ev)
+static struct jv *
+anomaly_json(struct jv_arena *a, const struct sp_event *ev)
 {
-	json_object	*o = json_object_new_object();
+	struct jv	*o = jv_object(a);
 
-	json_add(o, "name", cstr(sp_anomaly_name(ev->u.anomaly.code)));
-	json_add(o, "dir", cstr(dir_name(ev->dir)));
-	json_add(o, "ts", json_ts(ev->ts));
-	json_add(o, "offset", json_object_new_uint64(ev->offset));
+	jv_add(o, "name", cstr(a, sp_anomaly_name(ev->u.anomaly.code)));
+	jv_add(o, "dir", cstr(a, dir_name(ev->dir)));
+	jv_add(o, "ts", jv_ts(a, ev->ts));
+	jv_add(o, "offset", jv_uint(a, ev->offset));
 	if (ev->u.anomaly.detail != NULL)
-		json_add(o, "detail", json_bytes(
+		jv_add(o, "detail", jv_bytes(a,
 		    (const uint8_t *)ev->u.anomaly.detail,
 		    strlen(ev->u.anomaly.detail)));
 	return (o);
@@ -890,7 +951,7 @@ on_anomaly(struct recorder *r, struct srec *s, const struct sp_event *ev)
 		return;
 	}
 	s->nanoms++;
-	json_object_array_add(s->anoms, anomaly_json(ev));
+	jv_push(s->anoms, anomaly_json(s->a, ev));
 }
 
 /* --- Session begin and end. --- */
@@ -902,44 +963,50 @@ srec_new(const struct sp_event *ev)
 
 	if (s == NULL)
 		return (NULL);
+	if ((s->a = jv_arena_new()) == NULL) {
+		free(s);
+		return (NULL);
+	}
 	make_uid(ev->flow, s->uid, sizeof(s->uid));
-	s->txs = json_object_new_array();
-	s->anoms = json_object_new_array();
+	s->txs = jv_array(s->a);
+	s->anoms = jv_array(s->a);
 	return (s);
 }
 
-static json_object *
-flow_json(const struct sp_tcp_flow *f, enum sp_flow_end why)
+static struct jv *
+flow_json(struct jv_arena *a, const struct sp_tcp_flow *f,
+    enum sp_flow_end why)
 {
-	json_object	*flow = json_object_new_object();
+	struct jv	*flow = jv_object(a);
 
-	json_add(flow, "ip_version", json_object_new_int(f->client.family));
-	json_add(flow, "client", endpoint(&f->client, f->client_port));
-	json_add(flow, "server", endpoint(&f->server, f->server_port));
+	jv_add(flow, "ip_version", jv_int(a, f->client.family));
+	jv_add(flow, "client", endpoint(a, &f->client, f->client_port));
+	jv_add(flow, "server", endpoint(a, &f->server, f->server_port));
 	if (f->nvlan > 0) {
-		json_object	*v = json_object_new_array();
+		struct jv	*v = jv_array(a);
 
 		for (unsigned i = 0; i < f->nvlan; i++)
-			json_object_array_add(v, json_object_new_int(f->vlan[i]));
-		json_add(flow, "vlan", v);
+			jv_push(v, jv_int(a, f->vlan[i]));
+		jv_add(flow, "vlan", v);
 	}
-	json_add(flow, "handshake", json_object_new_boolean(f->handshake));
-	json_add(flow, "end", cstr(sp_flow_end_name(why)));
+	jv_add(flow, "handshake", jv_bool(a, f->handshake));
+	jv_add(flow, "end", cstr(a, sp_flow_end_name(why)));
 	return (flow);
 }
 
-static json_object *
-dir_stats(const struct sp_tcp_dir_stats *d, uint64_t tls_bytes)
+static struct jv *
+dir_stats(struct jv_arena *a, const struct sp_tcp_dir_stats *d,
+    uint64_t tls_bytes)
 {
-	json_object	*o = json_object_new_object();
+	struct jv	*o = jv_object(a);
 
-	json_add(o, "packets", json_object_new_uint64(d->packets));
-	json_add(o, "bytes", json_object_new_uint64(d->bytes));
-	json_add(o, "gaps", json_object_new_uint64(d->gaps));
-	json_add(o, "missing_bytes", json_object_new_uint64(d->gap_bytes));
-	json_add(o, "duplicate_bytes", json_object_new_uint64(d->dup_bytes));
-	json_add(o, "dropped_bytes", json_object_new_uint64(d->dropped_bytes));
-	json_add(o, "tls_bytes", json_object_new_uint64(tls_bytes));
+	jv_add(o, "packets", jv_uint(a, d->packets));
+	jv_add(o, "bytes", jv_uint(a, d->bytes));
+	jv_add(o, "gaps", jv_uint(a, d->gaps));
+	jv_add(o, "missing_bytes", jv_uint(a, d->gap_bytes));
+	jv_add(o, "duplicate_bytes", jv_uint(a, d->dup_bytes));
+	jv_add(o, "dropped_bytes", jv_uint(a, d->dropped_bytes));
+	jv_add(o, "tls_bytes", jv_uint(a, tls_bytes));
 	return (o);
 }
 
@@ -951,23 +1018,16 @@ srec_free(struct recorder *r, struct srec *s)
 	if (s->part_tmp != NULL)
 		unlink(s->part_tmp);
 	free(s->part_tmp);
-	/* Arrays not yet attached to the record are ours to drop. */
-	json_object_put(s->txs);
-	json_object_put(s->anoms);
-	json_object_put(s->dialogue);
-	json_object_put(s->auths);
-	json_object_put(s->caps);
-	json_object_put(s->headers);
-	json_object_put(s->parts);
-	json_object_put(s->urls);
-	json_object_put(s->tls_ts);
-	json_object_put(s->helo);
-	json_object_put(s->helo_pend);
-	json_object_put(s->greet_text);
-	json_object_put(s->root);
-	json_object_put(s->msg);
-	json_object_put(s->parked);
-	json_object_put(s->part);
+	/* The record and everything it adopted go with the session arena. */
+	jv_arena_free(s->a);
+	jv_arena_free(s->caps_a);
+	jv_arena_free(s->msg_a);
+	for (size_t i = 0; i < s->nparked; i++)
+		jv_arena_free(s->parked[i].a);
+	free(s->parked);
+	free(s->helo.p);
+	free(s->helo_pend.p);
+	free(s->greet_text.p);
 	free(s->cmd_index);
 	free(s);
 }
@@ -975,118 +1035,118 @@ srec_free(struct recorder *r, struct srec *s)
 static void
 adopt_orphan_messages(struct srec *s)
 {
-	uint64_t	txn;
+	struct parked	p = { s->msg_txn, s->msg, s->msg_a };
 
-	while (s->nparked > 0) {
-		json_object_object_foreach(s->parked, key, val) {
-			txn = strtoull(key, NULL, 10);
-			adopt_orphan(s, txn, unpark_message(s, txn));
-			break;
-		}
-		(void)val;
-	}
+	while (s->nparked > 0)
+		adopt_orphan(s, unpark_at(s, 0));
 	if (s->msg != NULL)
-		adopt_orphan(s, s->msg_txn, s->msg);
-	s->msg = NULL;
+		adopt_orphan(s, p);
+	else
+		jv_arena_free(s->msg_a);
+	s->msg = s->headers = s->parts = s->urls = s->part = NULL;
+	s->msg_a = NULL;
 }
 
 static void
 session_end(struct recorder *r, struct srec *s, const struct sp_event *ev)
 {
 	const struct sp_tcp_flow	*f = ev->flow;
-	json_object			*st, *g;
+	struct jv_arena			*a = s->a;
+	struct jv			*st, *g;
 
 	adopt_orphan_messages(s);
-	/* Assembled in reading order; the record owns the parts now. */
-	s->root = json_object_new_object();
-	json_add(s->root, "uid", cstr(s->uid));
-	json_add(s->root, "ts", json_ts(f->first_ts));
-	json_add(s->root, "ts_end", json_ts(f->last_ts));
-	json_add(s->root, "flow", flow_json(f, ev->u.end.why));
-	if (s->greet_text != NULL) {
-		g = reply_json(s->greet_code, &s->greet_enh, NULL, s->greet_ts);
-		json_add(g, "text", s->greet_text);
-		json_add(s->root, "greeting", g);
+	/* Assembled in reading order. */
+	s->root = jv_object(a);
+	jv_add(s->root, "uid", cstr(a, s->uid));
+	jv_add(s->root, "ts", jv_ts(a, f->first_ts));
+	jv_add(s->root, "ts_end", jv_ts(a, f->last_ts));
+	jv_add(s->root, "flow", flow_json(a, f, ev->u.end.why));
+	if (s->greet_text.set) {
+		g = reply_json(a, s->greet_code, &s->greet_enh, NULL,
+		    s->greet_ts);
+		jv_add(g, "text", jv_bytes(a, s->greet_text.p,
+		    s->greet_text.n));
+		jv_add(s->root, "greeting", g);
 	}
-	json_add(s->root, "helo", s->helo);
+	if (s->helo.set)
+		jv_add(s->root, "helo", jv_bytes(a, s->helo.p, s->helo.n));
 	if (s->helo_verb != NULL)
-		json_add(s->root, "helo_verb", cstr(s->helo_verb));
-	json_add(s->root, "capabilities", s->caps);
+		jv_add(s->root, "helo_verb", cstr(a, s->helo_verb));
+	jv_add(s->root, "capabilities", s->caps);
+	jv_arena_adopt(a, s->caps_a);
+	s->caps_a = NULL;
 	tls_finish(s);
-	json_add(s->root, "auth", s->auths);
-	json_add(s->root, "transactions", s->txs);
-	json_add(s->root, "dialogue", s->dialogue);
-	json_add(s->root, "anomalies", s->anoms);
-	s->greet_text = s->helo = NULL;
-	s->caps = s->auths = s->txs = s->dialogue = s->anoms = NULL;
+	jv_add(s->root, "auth", s->auths);
+	jv_add(s->root, "transactions", s->txs);
+	jv_add(s->root, "dialogue", s->dialogue);
+	jv_add(s->root, "anomalies", s->anoms);
 	if (s->anoms_dropped > 0)
-		json_add(s->root, "anomalies_dropped",
-		    json_object_new_uint64(s->anoms_dropped));
+		jv_add(s->root, "anomalies_dropped",
+		    jv_uint(a, s->anoms_dropped));
 	if (s->txs_dropped > 0)
-		json_add(s->root, "transactions_dropped",
-		    json_object_new_uint64(s->txs_dropped));
-	st = json_object_new_object();
-	json_add(st, "client", dir_stats(&f->dir[SP_DIR_CLIENT],
+		jv_add(s->root, "transactions_dropped",
+		    jv_uint(a, s->txs_dropped));
+	st = jv_object(a);
+	jv_add(st, "client", dir_stats(a, &f->dir[SP_DIR_CLIENT],
 	    ev->u.end.info->tls_bytes[SP_DIR_CLIENT]));
-	json_add(st, "server", dir_stats(&f->dir[SP_DIR_SERVER],
+	jv_add(st, "server", dir_stats(a, &f->dir[SP_DIR_SERVER],
 	    ev->u.end.info->tls_bytes[SP_DIR_SERVER]));
-	json_add(s->root, "stats", st);
+	jv_add(s->root, "stats", st);
 	r->done(r->ud, s->root);
 }
 
 /* --- Streaming events (--events). --- */
 
+/*
+ * One event as {"uid", "event", the body's members}, built in an arena
+ * of its own that goes once the callback has written it.
+ */
 static void
-stream_event(struct recorder *r, struct srec *s, const char *type,
-    json_object *body)
+stream_event(struct recorder *r, struct srec *s, struct jv_arena *a,
+    const char *type, const struct jv *body)
 {
-	json_object	*o;
+	struct jv	*o = jv_object(a);
 
-	if (r->each == NULL) {
-		json_object_put(body);
-		return;
-	}
-	o = json_object_new_object();
-	json_add(o, "uid", cstr(s->uid));
-	json_add(o, "event", cstr(type));
-	json_object_object_foreach(body, k, v)
-		json_object_object_add(o, k, json_object_get(v));
-	json_object_put(body);
+	jv_add(o, "uid", cstr(a, s->uid));
+	jv_add(o, "event", cstr(a, type));
+	for (const struct jv_member *m = jv_first(body); m != NULL;
+	    m = jv_next(m))
+		jv_put(o, jv_key(m), jv_val(m));
 	r->each(r->ud, o);
-	json_object_put(o);
 }
 
 static void
 stream(struct recorder *r, struct srec *s, const struct sp_event *ev)
 {
-	json_object	*last;
+	struct jv_arena	*a;
 	size_t		 n;
 
 	/* Build nothing unless --events asked for it. */
-	if (r->each == NULL)
+	if (r->each == NULL || (a = jv_arena_new()) == NULL)
 		return;
 	switch (ev->kind) {
 	case SP_EV_COMMAND:
-		stream_event(r, s, "command", command_item(r, ev->u.command));
+		stream_event(r, s, a, "command",
+		    command_item(a, r, ev->u.command));
 		break;
 	case SP_EV_REPLY:
-		stream_event(r, s, "reply", reply_item(s, ev->u.reply));
+		stream_event(r, s, a, "reply", reply_item(a, s, ev->u.reply));
 		break;
 	case SP_EV_ANOMALY:
-		stream_event(r, s, "anomaly", anomaly_json(ev));
+		stream_event(r, s, a, "anomaly", anomaly_json(a, ev));
 		break;
 	case SP_EV_TRANSACTION:
 		/* Only a transaction the record kept (see max_transactions). */
-		n = json_object_array_length(s->txs);
+		n = jv_len(s->txs);
 		if (n == s->ntx_streamed)
 			break;
 		s->ntx_streamed = n;
-		last = json_object_array_get_idx(s->txs, n - 1);
-		stream_event(r, s, "transaction", json_object_get(last));
+		stream_event(r, s, a, "transaction", jv_last(s->txs));
 		break;
 	default:
 		break;
 	}
+	jv_arena_free(a);
 }
 
 /* --- Dispatch. --- */
@@ -1118,8 +1178,8 @@ dispatch(struct recorder *r, struct srec *s, const struct sp_event *ev)
 		break;
 	case SP_EV_URL:
 		if (s->urls != NULL)
-			json_object_array_add(s->urls,
-			    json_bytes(ev->u.url->url, ev->u.url->len));
+			jv_push(s->urls, jv_bytes(s->msg_a, ev->u.url->url,
+			    ev->u.url->len));
 		break;
 	case SP_EV_ANOMALY:	on_anomaly(r, s, ev); break;
 	default:

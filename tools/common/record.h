@@ -6,7 +6,7 @@
 #ifndef SP_RECORD_H
 #define SP_RECORD_H
 
-#include <json-c/json.h>
+#include "jv.h"
 
 #include <smtpproto/smtpproto.h>
 #include <smtpproto/analyzer.h>
@@ -20,11 +20,14 @@ struct record_opts {
 	size_t		 max_transactions; /* kept per session; more counted */
 };
 
-/* Called with each finished record; the callee may keep a reference. */
-typedef void (*record_fn)(void *ud, json_object *rec);
+/*
+ * Called with each finished record.  The tree is freed when the call
+ * returns: write it, or keep jv_to_json(rec).
+ */
+typedef void (*record_fn)(void *ud, const struct jv *rec);
 
 /* Called for --events: one small object per event as it happens. */
-typedef void (*record_event_fn)(void *ud, json_object *ev);
+typedef void (*record_event_fn)(void *ud, const struct jv *ev);
 
 struct recorder;
 

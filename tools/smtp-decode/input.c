@@ -108,29 +108,48 @@ shard_maybe_flush(struct shard *sh)
 		shard_flush(sh);
 }
 
-/* A finished session record: write it in the chosen format. */
+/*
+ * A finished session record: write it in the chosen format.  The
+ * default, one NDJSON line, is written from the record tree itself;
+ * the other formats work on a json-c copy.
+ */
 static void
-record_done(void *ud, json_object *rec)
+record_done(void *ud, const struct jv *rec)
 {
 	struct shard	*sh = ud;
+	json_object	*j;
 
 	__atomic_fetch_add(&sh->run->sessions_done, 1, __ATOMIC_RELAXED);
 	if (sh->run->o->events)
 		return;
-	switch (sh->run->o->format) {
-	case FMT_JSON: output_json(sh->buf, rec, sh->run->o->pretty); break;
-	case FMT_ZEEK: output_zeek(sh->buf, rec); break;
-	case FMT_EVE: output_eve(sh->buf, rec); break;
+	if (sh->run->o->format == FMT_JSON && !sh->run->o->pretty) {
+		jv_write_ndjson(sh->buf, rec);
+		shard_maybe_flush(sh);
+		return;
 	}
+	if ((j = jv_to_json(rec)) == NULL)
+		return;
+	switch (sh->run->o->format) {
+	case FMT_JSON: output_json(sh->buf, j, sh->run->o->pretty); break;
+	case FMT_ZEEK: output_zeek(sh->buf, j); break;
+	case FMT_EVE: output_eve(sh->buf, j); break;
+	}
+	json_object_put(j);
 	shard_maybe_flush(sh);
 }
 
 static void
-record_each(void *ud, json_object *ev)
+record_each(void *ud, const struct jv *ev)
 {
 	struct shard	*sh = ud;
+	json_object	*j;
 
-	output_json(sh->buf, ev, sh->run->o->pretty);
+	if (!sh->run->o->pretty)
+		jv_write_ndjson(sh->buf, ev);
+	else if ((j = jv_to_json(ev)) != NULL) {
+		output_json(sh->buf, j, 1);
+		json_object_put(j);
+	}
 	shard_maybe_flush(sh);
 }
 

@@ -39,15 +39,17 @@ capture_free(struct capture_set *cs)
 }
 
 static void
-keep_record(void *ud, json_object *rec)
+keep_record(void *ud, const struct jv *rec)
 {
 	struct capture_set *cs = ud;
+	json_object	   *j;
 
 	if (json_object_array_length(cs->all) >= CAPTURE_MAX_SESSIONS) {
 		cs->dropped++;
 		return;
 	}
-	json_object_array_add(cs->all, json_object_get(rec));
+	if ((j = jv_to_json(rec)) != NULL)
+		json_object_array_add(cs->all, j);
 }
 
 /* Every packet through the analyzer; Ctrl-C stops at the next one. */
