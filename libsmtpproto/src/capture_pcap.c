@@ -62,6 +62,7 @@ struct pcap_map {
 	int		 usec;		/* time stamps in microseconds */
 	uint32_t	 snaplen;	/* larger records go to libpcap */
 	uint64_t	 size;		/* of the file at open */
+	uint64_t	 page;		/* windows start at a page */
 	const uint8_t	*win;		/* the window, or NULL */
 	uint64_t	 win_off;	/* file offset of win[0] */
 	size_t		 win_len;
@@ -345,6 +346,7 @@ map_open(sp_capture *c)
 	uint8_t		 h[PCAP_FILE_HDR];
 	uint32_t	 magic, snap;
 	uint16_t	 major, minor;
+	long		 page;
 
 	if (!c->classic || c->cin != NULL || c->st.file_size <= PCAP_FILE_HDR)
 		return;
@@ -366,6 +368,9 @@ map_open(sp_capture *c)
 	    major != 2 || minor != 4 ||
 	    !map_linktype_plain(c->linktype, m->swap))
 		return;
+	if ((page = sysconf(_SC_PAGESIZE)) <= 0)
+		return;
+	m->page = (uint64_t)page;
 	/* libpcap's snapshot: 0 or past its maximum means the maximum. */
 	m->snaplen = snap == 0 || snap > MAP_MAX_CAPLEN ? MAP_MAX_CAPLEN : snap;
 	m->size = c->st.file_size;
@@ -379,7 +384,6 @@ map_at(sp_capture *c, uint64_t off, size_t n)
 	struct pcap_map	*m = &c->map;
 	uint64_t	 start;
 	size_t		 len;
-	long		 page = sysconf(_SC_PAGESIZE);
 	void		*p;
 
 	if (m->win != NULL && off >= m->win_off && n <= m->win_len &&
@@ -388,9 +392,7 @@ map_at(sp_capture *c, uint64_t off, size_t n)
 	if (m->win != NULL)
 		munmap((void *)(uintptr_t)m->win, m->win_len);
 	m->win = NULL;
-	if (page <= 0)
-		return (NULL);
-	start = off - off % (uint64_t)page;
+	start = off - off % m->page;
 	len = m->size - start < MAP_WINDOW ? (size_t)(m->size - start) :
 	    MAP_WINDOW;
 	if (off - start > len || n > len - (off - start))

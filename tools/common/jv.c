@@ -270,8 +270,10 @@ find(const struct jv *o, const char *key)
 {
 	if (o == NULL || o->t != JV_OBJECT)
 		return (NULL);
+	/* Keys are mostly literals, short and distinct in the first byte. */
 	for (struct jv_member *m = o->u.c.head; m != NULL; m = m->next)
-		if (m->key == key || strcmp(m->key, key) == 0)
+		if (m->key == key || (m->key[0] == key[0] &&
+		    strcmp(m->key, key) == 0))
 			return (m);
 	return (NULL);
 }
