@@ -8,57 +8,18 @@ import logging
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 
-SRC = os.environ.get("SP_SOURCE_DIR", os.getcwd())
-BUILD = os.environ.get("SP_BUILD_DIR", os.path.join(SRC, "build"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "lib"))
+from testlib import (BUILD, SRC, check, done, failures,  # noqa: F401,E402
+                     free_port, need, skip, wait_port)
+
 FUZZ = os.path.join(BUILD, "tools", "smtp-fuzz", "smtp-fuzz")
 RUNNER = os.path.join(BUILD, "tests", "tools", "sp_script_run")
 BUGGY = os.path.join(BUILD, "tests", "tools", "buggy_smtpd")
-
-failures = []
-
-
-def skip(why):
-    print("SKIP:", why)
-    sys.exit(77)
-
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what)
-    if not cond:
-        failures.append(what)
-
-
-def done():
-    print("%d failure(s)" % len(failures))
-    sys.exit(1 if failures else 0)
-
-
-def need(*paths):
-    for p in paths:
-        if not os.access(p, os.X_OK):
-            skip("%s not built" % p)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, secs=10.0):
-    end = time.time() + secs
-    while time.time() < end:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.5).close()
-            return True
-        except OSError:
-            time.sleep(0.05)
-    return False
 
 
 def fuzz(port, out, secs, *extra):
