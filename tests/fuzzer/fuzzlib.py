@@ -127,7 +127,7 @@ def no_false_positives(budget, work, seed="7"):
     cert = make_cert(work)
     ran = 0
 
-    def judge(name, port, *extra):
+    def judge(name, port, *extra, never=()):
         rc, _, found = fuzz(port, os.path.join(work, name), budget,
                             "--seed", seed, "-j", "2", "--timeout",
                             "3000", *extra)
@@ -137,8 +137,9 @@ def no_false_positives(budget, work, seed="7"):
                 name, f["oracle"], f["trigger_verb"], f["detail"]))
         bad = [f for f in found if f["oracle"] in (
             "crash", "hang", "rfc-plaintext-after-starttls",
-            "rfc-starttls-offered-after-tls")]
-        check(not bad, "%s: no crash, hang or STARTTLS finding" % name)
+            "rfc-starttls-offered-after-tls") + never]
+        check(not bad, "%s: no crash, hang, STARTTLS finding%s" % (
+            name, "".join(" or " + n for n in never)))
 
     for name, args in (("aiosmtpd", ()),
                        ("aiosmtpd-tls", cert[1:] + ("u", "pw"))):
@@ -148,7 +149,10 @@ def no_false_positives(budget, work, seed="7"):
             break
         try:
             extra = ("--ca", cert[0], "--auth", "u:pw") if args else ()
-            judge(name, port, *extra)
+            # aiosmtpd answers DATA without a recipient with 503, so a
+            # 354-without-recipient finding would be the fuzzer's error
+            # (it was: a refused "RSET\0" had been taken as a reset).
+            judge(name, port, *extra, never=("rfc-354-without-rcpt",))
             ran += 1
         finally:
             ctl.stop()
