@@ -156,6 +156,18 @@ sp__script_auth_name(enum sp_script_auth m)
 	return ("?");
 }
 
+enum sp_script_auth
+sp_script_auth_from_name(const char *name, size_t n)
+{
+	for (int m = SP_AUTH_PLAIN; m <= SP_AUTH_XOAUTH2; m++) {
+		const char	*s = sp__script_auth_name((enum sp_script_auth)m);
+
+		if (strlen(s) == n && strncasecmp(name, s, n) == 0)
+			return ((enum sp_script_auth)m);
+	}
+	return (0);
+}
+
 const char *
 sp__script_level_name(enum sp_script_level l)
 {

@@ -554,14 +554,6 @@ on_reply(sp_script_conv *cv, const struct sp_smtp_reply *r)
 	return (emit_expect(cv, r->code));
 }
 
-static const struct {
-	const char		*name;
-	enum sp_script_auth	 mech;
-} mechs[] = {
-	{ "PLAIN", SP_AUTH_PLAIN }, { "LOGIN", SP_AUTH_LOGIN },
-	{ "CRAM-MD5", SP_AUTH_CRAM_MD5 }, { "XOAUTH2", SP_AUTH_XOAUTH2 }
-};
-
 /*
  * The AUTH exchange, once over: a known mechanism becomes an auth
  * step (the secret only if the capture showed it), then its reply.
@@ -576,11 +568,8 @@ on_auth(sp_script_conv *cv, const struct sp_smtp_auth *a)
 	cv->auth = 0;
 	memset(&st, 0, sizeof(st));
 	st.op = SP_STEP_AUTH;
-	for (size_t i = 0; i < SP_NELEM(mechs); i++)
-		if (a->mechanism.len == strlen(mechs[i].name) &&
-		    strncasecmp((const char *)a->mechanism.p, mechs[i].name,
-		    a->mechanism.len) == 0)
-			st.mech = mechs[i].mech;
+	st.mech = sp_script_auth_from_name((const char *)a->mechanism.p,
+	    a->mechanism.len);
 	if (st.mech == 0)
 		return (a->code != 0 ? emit_expect(cv, a->code) : SP_E_OK);
 	sp__str_init(&user, 4096);

@@ -568,20 +568,15 @@ word(struct rd *r, const char **p, const char *end, const char **out)
 static sp_err
 st_auth(struct rd *r, const char *p, const char *end)
 {
-	static const char *const	 mechs[] = { "", "plain", "login",
-					    "cram-md5", "xoauth2" };
-	struct sp_script_step		 st;
-	const char			*t;
-	size_t				 n;
-	sp_err				 e;
+	struct sp_script_step	 st;
+	const char		*t;
+	size_t			 n;
+	sp_err			 e;
 
 	memset(&st, 0, sizeof(st));
 	st.op = SP_STEP_AUTH;
 	n = token(&p, end, &t);
-	for (size_t i = 1; i < SP_NELEM(mechs); i++)
-		if (n == strlen(mechs[i]) && strncasecmp(t, mechs[i], n) == 0)
-			st.mech = (enum sp_script_auth)i;
-	if (st.mech == 0)
+	if ((st.mech = sp_script_auth_from_name(t, n)) == 0)
 		return (fail(r, "auth: unknown mechanism '%.*s' (plain, login, "
 		    "cram-md5, xoauth2)", (int)n, t));
 	e = word(r, &p, end, &st.user);

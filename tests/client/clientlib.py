@@ -4,51 +4,26 @@ servers on loopback, and a wrapper around tests/tools/sp_script_run.
 Every server listens on 127.0.0.1 or ::1 only and every wait is
 bounded.  Tests exit 77 (skipped) when a peer is missing.
 """
-import importlib.util
 import os
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
-SRC = os.environ.get("SP_SOURCE_DIR", os.getcwd())
-BUILD = os.environ.get("SP_BUILD_DIR", os.path.join(SRC, "build"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "lib"))
+from testlib import (BUILD, CAPTURES, SRC, Sink, check, done,  # noqa: F401,E402
+                     failures, free_port, load_json, need, recorder, skip,
+                     wait_port)
+
 RUNNER = os.path.join(BUILD, "tests", "tools", "sp_script_run")
 USER, PASSWORD = "tester@example.test", "s3cret-PASS"
-
-failures = []
-
-
-def skip(why):
-    print("SKIP:", why)
-    sys.exit(77)
-
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what)
-    if not cond:
-        failures.append(what)
-
-
-def done():
-    print("%d failure(s)" % len(failures))
-    sys.exit(1 if failures else 0)
 
 
 def need_runner():
     if not os.access(RUNNER, os.X_OK):
         skip("sp_script_run not built")
-
-
-def recorder():
-    """captures/recorder.py, for its Postfix instance and servers."""
-    path = os.path.join(SRC, "captures", "recorder.py")
-    spec = importlib.util.spec_from_file_location("recorder", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 CRAM_CHALLENGE = b"<1896.697170952@aiosmtpd.test>"
@@ -80,12 +55,6 @@ def aiosmtpd_auth(user, password):
                           handled=False)
 
     return authenticator, auth_cram_md5
-
-
-def free_port(family=socket.AF_INET, host="127.0.0.1"):
-    with socket.socket(family, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
 
 
 def make_ca(work):

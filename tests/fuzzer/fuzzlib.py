@@ -8,57 +8,18 @@ import logging
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 
-SRC = os.environ.get("SP_SOURCE_DIR", os.getcwd())
-BUILD = os.environ.get("SP_BUILD_DIR", os.path.join(SRC, "build"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "lib"))
+from testlib import (BUILD, SRC, check, done, failures,  # noqa: F401,E402
+                     free_port, need, skip, wait_port)
+
 FUZZ = os.path.join(BUILD, "tools", "smtp-fuzz", "smtp-fuzz")
 RUNNER = os.path.join(BUILD, "tests", "tools", "sp_script_run")
 BUGGY = os.path.join(BUILD, "tests", "tools", "buggy_smtpd")
-
-failures = []
-
-
-def skip(why):
-    print("SKIP:", why)
-    sys.exit(77)
-
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what)
-    if not cond:
-        failures.append(what)
-
-
-def done():
-    print("%d failure(s)" % len(failures))
-    sys.exit(1 if failures else 0)
-
-
-def need(*paths):
-    for p in paths:
-        if not os.access(p, os.X_OK):
-            skip("%s not built" % p)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, secs=10.0):
-    end = time.time() + secs
-    while time.time() < end:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.5).close()
-            return True
-        except OSError:
-            time.sleep(0.05)
-    return False
 
 
 def fuzz(port, out, secs, *extra):
@@ -166,7 +127,7 @@ def no_false_positives(budget, work, seed="7"):
     cert = make_cert(work)
     ran = 0
 
-    def judge(name, port, *extra):
+    def judge(name, port, *extra, never=()):
         rc, _, found = fuzz(port, os.path.join(work, name), budget,
                             "--seed", seed, "-j", "2", "--timeout",
                             "3000", *extra)
@@ -176,8 +137,9 @@ def no_false_positives(budget, work, seed="7"):
                 name, f["oracle"], f["trigger_verb"], f["detail"]))
         bad = [f for f in found if f["oracle"] in (
             "crash", "hang", "rfc-plaintext-after-starttls",
-            "rfc-starttls-offered-after-tls")]
-        check(not bad, "%s: no crash, hang or STARTTLS finding" % name)
+            "rfc-starttls-offered-after-tls") + never]
+        check(not bad, "%s: no crash, hang, STARTTLS finding%s" % (
+            name, "".join(" or " + n for n in never)))
 
     for name, args in (("aiosmtpd", ()),
                        ("aiosmtpd-tls", cert[1:] + ("u", "pw"))):
@@ -187,7 +149,10 @@ def no_false_positives(budget, work, seed="7"):
             break
         try:
             extra = ("--ca", cert[0], "--auth", "u:pw") if args else ()
-            judge(name, port, *extra)
+            # aiosmtpd answers DATA without a recipient with 503, so a
+            # 354-without-recipient finding would be the fuzzer's error
+            # (it was: a refused "RSET\0" had been taken as a reset).
+            judge(name, port, *extra, never=("rfc-354-without-rcpt",))
             ran += 1
         finally:
             ctl.stop()

@@ -11,47 +11,38 @@ compare when commands arrived with when the capture's client sent them.
 Each connection's log is a list of (monotonic time, kind, line) with
 kind "cmd" or "eod" (the end-of-data line); all waits are bounded.
 """
+import os
 import socket
+import sys
 import threading
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "client"))
+from clientlib import RawServer  # noqa: E402
 
 
 class StampServer:
     def __init__(self, seconds=60):
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.end = time.monotonic() + seconds
         self.lock = threading.Lock()
         self.conns = []         # (accept time, log list)
-        self.thread = threading.Thread(target=self._loop, daemon=True)
-        self.thread.start()
+        self.raw = RawServer(self._accepted, seconds=seconds)
+        self.port = self.raw.port
 
     @property
     def target(self):
         return "127.0.0.1:%d" % self.port
 
-    def _loop(self):
-        while time.monotonic() < self.end:
-            try:
-                conn, _ = self.sock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            log = []
-            with self.lock:
-                self.conns.append((time.monotonic(), log))
-            conn.settimeout(10)
-            # Replies go out at once: without this a second reply in a
-            # row waits for the client's delayed ACK (Nagle, ~40 ms),
-            # which would show up as a longer pause than the client's.
-            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            threading.Thread(target=self._serve, args=(conn, log),
-                             daemon=True).start()
+    def _accepted(self, conn, _server):
+        log = []
+        with self.lock:
+            self.conns.append((time.monotonic(), log))
+        # Replies go out at once: without this a second reply in a
+        # row waits for the client's delayed ACK (Nagle, ~40 ms),
+        # which would show up as a longer pause than the client's.
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        conn.settimeout(10)     # pauses under test last up to 8 s
+        self._serve(conn, log)
 
     def _serve(self, conn, log):
         buf = b""
@@ -91,14 +82,10 @@ class StampServer:
                     conn.sendall(b"250 2.1.0 Ok\r\n")
         except OSError:
             return
-        finally:
-            conn.close()
 
     def logs(self):
         with self.lock:
             return list(self.conns)
 
     def stop(self):
-        self.end = 0
-        self.sock.close()
-        self.thread.join(2)
+        self.raw.stop()

@@ -273,14 +273,6 @@ data_body(struct jconv *j)
 	free(tb);
 }
 
-static const struct {
-	const char		*name;
-	enum sp_script_auth	 mech;
-} mechs[] = {
-	{ "PLAIN", SP_AUTH_PLAIN }, { "LOGIN", SP_AUTH_LOGIN },
-	{ "CRAM-MD5", SP_AUTH_CRAM_MD5 }, { "XOAUTH2", SP_AUTH_XOAUTH2 }
-};
-
 /* "AUTH MECH [ir]": an auth step with the record's user. */
 static void
 auth_step(struct jconv *j, const char *line)
@@ -292,11 +284,7 @@ auth_step(struct jconv *j, const char *line)
 
 	memset(&st, 0, sizeof(st));
 	st.op = SP_STEP_AUTH;
-	for (size_t i = 0; i < sizeof(mechs) / sizeof(mechs[0]); i++)
-		if (strlen(mechs[i].name) == ml &&
-		    strncasecmp(m, mechs[i].name, ml) == 0)
-			st.mech = mechs[i].mech;
-	if (st.mech == 0) {	/* not one we can answer: as it was */
+	if ((st.mech = sp_script_auth_from_name(m, ml)) == 0) {	/* not one we can answer: as it was */
 		add_text(j, SP_STEP_SEND, line);
 		return;
 	}

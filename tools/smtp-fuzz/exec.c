@@ -167,8 +167,13 @@ on_reply(struct ex *x, const struct sp_client_reply *r)
 		x->mail = 1;
 	if (strcmp(x->verb, "RCPT") == 0 && r->code / 100 == 2)
 		x->rcpt_ok++;
-	if (strcmp(x->verb, "RSET") == 0 || strcmp(x->verb, "EHLO") == 0 ||
-	    strcmp(x->verb, "HELO") == 0)
+	/*
+	 * Only an accepted RSET, EHLO or HELO clears the transaction: one
+	 * refused ("RSET\0" -> 500) leaves the server in the same state
+	 * (RFC 5321 4.1.4), so a 354 after it is right, not a finding.
+	 */
+	if ((strcmp(x->verb, "RSET") == 0 || strcmp(x->verb, "EHLO") == 0 ||
+	    strcmp(x->verb, "HELO") == 0) && r->code / 100 == 2)
 		x->mail = x->rcpt_ok = 0;
 	if (strcmp(x->verb, "AUTH") == 0 && r->code == 235)
 		x->auth = 1;

@@ -936,44 +936,46 @@ save_state(struct fuzzer *f)
 
 /* ----------------------------------------------------------- resume */
 
+/* The findings already saved: counted, and their keys not reported again. */
 static void
-resume(struct fuzzer *f)
+resume_findings(struct fuzzer *f)
 {
 	char		 path[4400];
 	struct dirent	*de;
 	DIR		*d;
 	json_object	*o, *v;
-	int		 n = 0;
 
-	snprintf(path, sizeof(path), "%s/graph.json", f->out);
-	(void)fz_graph_load(f->g, path);
-	snprintf(path, sizeof(path), "%s/stats.json", f->out);
-	if ((o = json_object_from_file(path)) != NULL) {
-		if (json_object_object_get_ex(o, "execs", &v))
-			f->execs = f->execs_before =
-			    (uint64_t)json_object_get_int64(v);
-		json_object_put(o);
-	}
 	snprintf(path, sizeof(path), "%s/findings", f->out);
-	if ((d = opendir(path)) != NULL) {
-		while ((de = readdir(d)) != NULL) {
-			size_t l = strlen(de->d_name);
-			if (l < 5 || strcmp(de->d_name + l - 5, ".json") != 0)
-				continue;
-			snprintf(path, sizeof(path), "%s/findings/%s", f->out,
-			    de->d_name);
-			if ((o = json_object_from_file(path)) == NULL)
-				continue;
-			if (json_object_object_get_ex(o, "dedup_key", &v))
-				(void)seen_add(f, json_object_get_string(v));
-			json_object_put(o);
-			f->nfindings++;
-		}
-		closedir(d);
-	}
-	snprintf(path, sizeof(path), "%s/queue", f->out);
 	if ((d = opendir(path)) == NULL)
 		return;
+	while ((de = readdir(d)) != NULL) {
+		size_t l = strlen(de->d_name);
+		if (l < 5 || strcmp(de->d_name + l - 5, ".json") != 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/findings/%s", f->out,
+		    de->d_name);
+		if ((o = json_object_from_file(path)) == NULL)
+			continue;
+		if (json_object_object_get_ex(o, "dedup_key", &v))
+			(void)seen_add(f, json_object_get_string(v));
+		json_object_put(o);
+		f->nfindings++;
+	}
+	closedir(d);
+}
+
+/* The saved queue back as seeds; how many entries were taken. */
+static int
+resume_queue(struct fuzzer *f)
+{
+	char		 path[4400];
+	struct dirent	*de;
+	DIR		*d;
+	int		 n = 0;
+
+	snprintf(path, sizeof(path), "%s/queue", f->out);
+	if ((d = opendir(path)) == NULL)
+		return (0);
 	while ((de = readdir(d)) != NULL && f->nq < FZ_MAX_QUEUE) {
 		if (strstr(de->d_name, ".script") == NULL)
 			continue;
@@ -984,7 +986,28 @@ resume(struct fuzzer *f)
 		f->qsaved++;
 	}
 	closedir(d);
-	if (n > 0)
+	return (n);
+}
+
+/* A previous run's output folder: graph, counters, findings, queue. */
+static void
+resume(struct fuzzer *f)
+{
+	char		 path[4400];
+	json_object	*o, *v;
+	int		 n;
+
+	snprintf(path, sizeof(path), "%s/graph.json", f->out);
+	(void)fz_graph_load(f->g, path);
+	snprintf(path, sizeof(path), "%s/stats.json", f->out);
+	if ((o = json_object_from_file(path)) != NULL) {
+		if (json_object_object_get_ex(o, "execs", &v))
+			f->execs = f->execs_before =
+			    (uint64_t)json_object_get_int64(v);
+		json_object_put(o);
+	}
+	resume_findings(f);
+	if ((n = resume_queue(f)) > 0)
 		fprintf(stderr, "smtp-fuzz: resumed %d queue entries, %zu "
 		    "states, %zu findings from %s\n", n,
 		    fz_graph_nstates(f->g), f->nfindings, f->out);

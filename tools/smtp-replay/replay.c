@@ -152,14 +152,6 @@ add_map(struct rw_map *m, size_t *n, const char *arg)
 	return (0);
 }
 
-static const struct {
-	const char		*name;
-	enum sp_script_auth	 mech;
-} mechs[] = {
-	{ "plain", SP_AUTH_PLAIN }, { "login", SP_AUTH_LOGIN },
-	{ "cram-md5", SP_AUTH_CRAM_MD5 }, { "xoauth2", SP_AUTH_XOAUTH2 }
-};
-
 static int
 parse_auth(struct rw_opts *rw, const char *arg)
 {
@@ -167,14 +159,9 @@ parse_auth(struct rw_opts *rw, const char *arg)
 
 	if (colon == NULL || colon[1] == '\0')
 		return (-1);
-	for (size_t i = 0; i < sizeof(mechs) / sizeof(mechs[0]); i++)
-		if (strlen(mechs[i].name) == (size_t)(colon - arg) &&
-		    strncasecmp(arg, mechs[i].name, (size_t)(colon - arg)) == 0) {
-			rw->auth_mech = mechs[i].mech;
-			rw->auth_user = colon + 1;
-			return (0);
-		}
-	return (-1);
+	rw->auth_mech = sp_script_auth_from_name(arg, (size_t)(colon - arg));
+	rw->auth_user = colon + 1;
+	return (rw->auth_mech != 0 ? 0 : -1);
 }
 
 static int

@@ -79,14 +79,6 @@ read_secret(struct repl *r, const char *prompt)
 	return (s);
 }
 
-static const struct {
-	const char		*name;
-	enum sp_script_auth	 mech;
-} mechs[] = {
-	{ "plain", SP_AUTH_PLAIN }, { "login", SP_AUTH_LOGIN },
-	{ "cram-md5", SP_AUTH_CRAM_MD5 }, { "xoauth2", SP_AUTH_XOAUTH2 },
-};
-
 static int
 auth_login(struct repl *r, const char *user, const char *pass,
     struct sp_client_reply *rep)
@@ -158,33 +150,28 @@ auth_run(struct repl *r, const char *args)
 	char			 mech[16] = "", user[512] = "", *pass;
 	struct sp_client_reply	 rep;
 	struct sp_script_step	 st = { .op = SP_STEP_AUTH };
-	size_t			 i;
+	enum sp_script_auth	 m;
 	int			 rc;
 
 	if (sscanf(args, "%15s %511s", mech, user) != 2) {
 		printf("** :auth plain|login|cram-md5|xoauth2 USER\n");
 		return (-1);
 	}
-	for (i = 0; i < sizeof(mechs) / sizeof(mechs[0]); i++)
-		if (strcasecmp(mechs[i].name, mech) == 0)
-			break;
-	if (i == sizeof(mechs) / sizeof(mechs[0])) {
+	if ((m = sp_script_auth_from_name(mech, strlen(mech))) == 0) {
 		printf("** unknown mechanism %s\n", mech);
 		return (-1);
 	}
-	pass = read_secret(r, mechs[i].mech == SP_AUTH_XOAUTH2 ?
-	    "token: " : "password: ");
+	pass = read_secret(r, m == SP_AUTH_XOAUTH2 ? "token: " : "password: ");
 	if (pass == NULL)
 		return (-1);
-	rc = mechs[i].mech == SP_AUTH_LOGIN ? auth_login(r, user, pass, &rep) :
-	    mechs[i].mech == SP_AUTH_CRAM_MD5 ?
-	    auth_cram(r, user, pass, &rep) :
-	    auth_initial(r, mechs[i].mech, user, pass, &rep);
+	rc = m == SP_AUTH_LOGIN ? auth_login(r, user, pass, &rep) :
+	    m == SP_AUTH_CRAM_MD5 ? auth_cram(r, user, pass, &rep) :
+	    auth_initial(r, m, user, pass, &rep);
 	explicit_bzero(pass, strlen(pass));
 	free(pass);
 	if (rc != 0)
 		return (-1);
-	st.mech = mechs[i].mech;
+	st.mech = m;
 	st.user = user;
 	st.secret = "$SP_AUTH_SECRET";	/* never the secret itself */
 	record_step(r, &st);

@@ -57,6 +57,13 @@ enum sp_script_auth {
 	SP_AUTH_XOAUTH2
 };
 
+/*
+ * The mechanism named by the n bytes at name, in any case ("PLAIN",
+ * "cram-md5"), or 0 when it is none the script engine can answer.
+ */
+SP_EXTERN enum sp_script_auth sp_script_auth_from_name(const char *name,
+    size_t n);
+
 #define SP_SCRIPT_MAX_CODES	8
 
 /*
