@@ -14,16 +14,6 @@
  *  - every record read before a damaged one has been returned.
  * Standard input is wrapped in a counting stdio cookie so that ftello
  * answers there too (pipes cannot seek), for pcap and pcapng alike.
- *
- * Classic pcap files (the four standard magics, version 2.4) are read
- * through a sliding mmap window instead: no copy from the page cache
- * into stdio's buffer and again into libpcap's, no fread per record
- * (with two shards each reading the whole file that was a tenth of
- * smtp-decode's time).  Only records libpcap would return unchanged
- * take that path; at the first that is not plain (cut short, longer
- * than the snap length, a link type libpcap fixes up) the stream is
- * positioned there and libpcap reads the rest, so errors, their
- * offsets and every odd case stay exactly libpcap's.
  */
 #define _GNU_SOURCE		/* fopencookie(3) */
 #define _FILE_OFFSET_BITS 64	/* ftello past 2 GiB on 32-bit systems */
@@ -31,9 +21,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <pcap/pcap.h>
 
@@ -45,28 +33,6 @@
 #define PCAP_FILE_HDR		24
 #define PCAP_REC_HDR		16
 #define ERR_SIZE		(PCAP_ERRBUF_SIZE + 512)
-/*
- * The mmap window: mapped pages count in the resident size, so the
- * window slides rather than mapping the whole file; a record (at most
- * MAP_MAX_CAPLEN bytes, libpcap's limit for the usual link types)
- * always fits in one.
- */
-#define MAP_WINDOW		(4u << 20)
-#define MAP_MAX_CAPLEN		262144u
-
-/* A classic pcap file read through mmap (see the top of the file). */
-struct pcap_map {
-	int		 on;		/* records come from here */
-	int		 fd;
-	int		 swap;		/* other byte order */
-	int		 usec;		/* time stamps in microseconds */
-	uint32_t	 snaplen;	/* larger records go to libpcap */
-	uint64_t	 size;		/* of the file at open */
-	uint64_t	 page;		/* windows start at a page */
-	const uint8_t	*win;		/* the window, or NULL */
-	uint64_t	 win_off;	/* file offset of win[0] */
-	size_t		 win_len;
-};
 
 /* Standard input, counted: what ftello cannot ask a pipe. */
 struct counted_stdin {
@@ -92,7 +58,6 @@ struct sp_capture {
 	int			 classic;	/* pcap, not pcapng */
 	volatile sig_atomic_t	 brk;
 	sp_err			 sticky;
-	struct pcap_map		 map;
 	struct sp_capture_stats	 st;
 	char			 err[ERR_SIZE];
 };
@@ -137,8 +102,6 @@ sp_capture_free(sp_capture *c)
 {
 	if (c == NULL)
 		return;
-	if (c->map.win != NULL)
-		munmap((void *)(uintptr_t)c->map.win, c->map.win_len);
 	if (c->have_filter)
 		pcap_freecode(&c->prog);
 	if (c->p != NULL)
@@ -233,11 +196,7 @@ open_stream(sp_capture *c, const char *path, char *msg, size_t msglen)
 static uint64_t
 stream_offset(const sp_capture *c)
 {
-	off_t	o;
-
-	if (c->map.on)
-		return (c->run_off);
-	o = ftello(c->fp);
+	off_t	o = ftello(c->fp);
 
 	return (o >= 0 ? (uint64_t)o : c->run_off);
 }
@@ -312,154 +271,6 @@ open_failed(sp_capture *c, const char *why, char *msg, size_t msglen)
 	return (SP_E_FORMAT);
 }
 
-/* --- Classic pcap through mmap. --- */
-
-/*
- * Link types whose records libpcap returns as they are in the file;
- * pcap_post_process() rewrites others (USB, NFLOG), and the Linux
- * cooked headers when the file's byte order is not ours.
- */
-static int
-map_linktype_plain(int lt, int swap)
-{
-	switch (lt) {
-	case SP_LINK_NULL:
-	case SP_LINK_ETHERNET:
-	case SP_LINK_RAW:
-	case SP_LINK_LOOP:
-	case SP_LINK_IPV4:
-	case SP_LINK_IPV6:
-		return (1);
-	case SP_LINK_LINUX_SLL:
-	case SP_LINK_LINUX_SLL2:
-		return (!swap);
-	default:
-		return (0);
-	}
-}
-
-/* Use the map if the file is a plain classic pcap file. */
-static void
-map_open(sp_capture *c)
-{
-	struct pcap_map	*m = &c->map;
-	uint8_t		 h[PCAP_FILE_HDR];
-	uint32_t	 magic, snap;
-	uint16_t	 major, minor;
-	long		 page;
-
-	if (!c->classic || c->cin != NULL || c->st.file_size <= PCAP_FILE_HDR)
-		return;
-	m->fd = fileno(c->fp);
-	if (pread(m->fd, h, sizeof(h), 0) != (ssize_t)sizeof(h))
-		return;
-	memcpy(&magic, h, 4);
-	memcpy(&major, h + 4, 2);
-	memcpy(&minor, h + 6, 2);
-	memcpy(&snap, h + 16, 4);
-	m->swap = magic == 0xd4c3b2a1u || magic == 0x4d3cb2a1u;
-	m->usec = magic == 0xa1b2c3d4u || magic == 0xd4c3b2a1u;
-	if (m->swap) {
-		major = __builtin_bswap16(major);
-		minor = __builtin_bswap16(minor);
-		snap = __builtin_bswap32(snap);
-	}
-	if ((!m->usec && magic != 0xa1b23c4du && magic != 0x4d3cb2a1u) ||
-	    major != 2 || minor != 4 ||
-	    !map_linktype_plain(c->linktype, m->swap))
-		return;
-	if ((page = sysconf(_SC_PAGESIZE)) <= 0)
-		return;
-	m->page = (uint64_t)page;
-	/* libpcap's snapshot: 0 or past its maximum means the maximum. */
-	m->snaplen = snap == 0 || snap > MAP_MAX_CAPLEN ? MAP_MAX_CAPLEN : snap;
-	m->size = c->st.file_size;
-	m->on = 1;
-}
-
-/* n bytes of the file at off (off + n <= size), or NULL. */
-static const uint8_t *
-map_at(sp_capture *c, uint64_t off, size_t n)
-{
-	struct pcap_map	*m = &c->map;
-	uint64_t	 start;
-	size_t		 len;
-	void		*p;
-
-	if (m->win != NULL && off >= m->win_off && n <= m->win_len &&
-	    off - m->win_off <= m->win_len - n)
-		return (m->win + (off - m->win_off));
-	if (m->win != NULL)
-		munmap((void *)(uintptr_t)m->win, m->win_len);
-	m->win = NULL;
-	start = off - off % m->page;
-	len = m->size - start < MAP_WINDOW ? (size_t)(m->size - start) :
-	    MAP_WINDOW;
-	if (off - start > len || n > len - (off - start))
-		return (NULL);
-	/* Populated at once: one fault-free pass over the window. */
-	p = mmap(NULL, len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, m->fd,
-	    (off_t)start);
-	if (p == MAP_FAILED)
-		return (NULL);
-	m->win = p;
-	m->win_off = start;
-	m->win_len = len;
-	return (m->win + (off - start));
-}
-
-/*
- * The record at run_off, as libpcap would return it: 1, or 0 when
- * the record is not plain (or the file ends) and libpcap must read it.
- */
-static int
-map_next(sp_capture *c, struct pcap_pkthdr *h, const uint8_t **data)
-{
-	struct pcap_map	*m = &c->map;
-	uint64_t	 off = c->run_off;
-	const uint8_t	*p;
-	uint32_t	 f[4];		/* sec, frac, caplen, len */
-
-	if (off > m->size || m->size - off < PCAP_REC_HDR ||
-	    (p = map_at(c, off, PCAP_REC_HDR)) == NULL)
-		return (0);
-	memcpy(f, p, sizeof(f));
-	if (m->swap)
-		for (int i = 0; i < 4; i++)
-			f[i] = __builtin_bswap32(f[i]);
-	if (f[2] > m->snaplen || f[3] < f[2] ||
-	    (m->usec && f[1] >= 1000000) ||
-	    m->size - off - PCAP_REC_HDR < f[2] ||
-	    (p = map_at(c, off, PCAP_REC_HDR + (size_t)f[2])) == NULL)
-		return (0);
-	/* libpcap's fields are signed 32-bit; microseconds scale up. */
-	h->ts.tv_sec = (int32_t)f[0];
-	h->ts.tv_usec = m->usec ? (suseconds_t)f[1] * 1000 : (int32_t)f[1];
-	h->caplen = f[2];
-	h->len = f[3];
-	*data = p + PCAP_REC_HDR;
-	return (1);
-}
-
-/* Hand over to libpcap at the record map_next() did not take. */
-static sp_err
-map_leave(sp_capture *c)
-{
-	struct pcap_map	*m = &c->map;
-
-	m->on = 0;
-	if (m->win != NULL)
-		munmap((void *)(uintptr_t)m->win, m->win_len);
-	m->win = NULL;
-	if (fseeko(c->fp, (off_t)c->run_off, SEEK_SET) == 0)
-		return (SP_E_OK);
-	snprintf(c->err, sizeof(c->err), "%s: read error at offset %llu "
-	    "(after %llu packets): %s", c->name,
-	    (unsigned long long)c->run_off,
-	    (unsigned long long)c->st.frames, strerror(errno));
-	return (SP_E_IO);
-}
-
 static sp_err
 open_file(sp_capture *c, const char *path, const char *filter, char *msg,
     size_t msglen)
@@ -482,8 +293,6 @@ open_file(sp_capture *c, const char *path, const char *filter, char *msg,
 	e = check_linktype(c, msg, msglen);
 	if (e == SP_E_OK)
 		e = set_filter(c, filter, msg, msglen);
-	if (e == SP_E_OK)
-		map_open(c);
 	return (e);
 }
 
@@ -720,7 +529,7 @@ read_failed(sp_capture *c)
 sp_err
 sp_capture_next(sp_capture *c, struct sp_packet *pkt)
 {
-	struct pcap_pkthdr	*h, mh;
+	struct pcap_pkthdr	*h;
 	const u_char		*data;
 	int			 rc;
 
@@ -729,16 +538,6 @@ sp_capture_next(sp_capture *c, struct sp_packet *pkt)
 			return (SP_E_EOF);
 		if (c->sticky != SP_E_OK)
 			return (c->sticky);
-		if (c->map.on) {
-			if (map_next(c, &mh, &data)) {
-				c->rec_off = c->run_off;
-				if (on_record(c, &mh, data, pkt))
-					return (SP_E_OK);
-				continue;
-			}
-			if ((c->sticky = map_leave(c)) != SP_E_OK)
-				return (c->sticky);
-		}
 		/*
 		 * Where the record starts, for an error message.  In a pcap
 		 * file every record passes on_record(), so run_off says it
