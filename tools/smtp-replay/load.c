@@ -4,13 +4,15 @@
  * to --rate sessions/s if asked, and report sessions/s, messages/s,
  * errors by class and per-phase latency percentiles.
  *
- * Why threads and blocking clients rather than one poll(2) loop: the
- * client engine is blocking by design (every wait bounded), each
+ * Two engines.  The built-in session runs by default on loadev.c's
+ * single thread, which drives every connection through epoll: on a
+ * small machine a thread per connection spends its time waking up.
+ * STARTTLS, scripts and recorded sessions run here, on worker threads
+ * with the library's blocking client (every wait bounded): each
  * worker owns one client at a time and its own statistics, so the
  * only shared state is a few atomic counters (the ticket that hands
  * out session numbers, and the progress figures).  Statistics merge
- * after the run (loadstats.h).  On a loopback server the cost is the
- * server's, not the threads': see bench/replay.sh.
+ * after the run (loadstats.h).  See bench/replay.sh for the figures.
  *
  * Bounds: at most --repeat sessions (MAX_SESSIONS), at most
  * --duration seconds (default 600), every wait --timeout seconds.
@@ -31,65 +33,10 @@
 #include <smtpproto/client.h>
 #include <smtpproto/script.h>
 
+#include "load.h"
 #include "loadstats.h"
 #include "replay.h"
 #include "rsession.h"
-
-#define MAX_CONCURRENCY	1000
-#define MAX_SESSIONS	100000000ull
-#define MAX_PER_SESSION	10000
-#define MAX_RCPTS	100
-#define MAX_SIZE	(64u << 20)
-#define MAX_DURATION	86400.0
-#define MAX_ADDR	512	/* RFC 5321 4.5.3.1.3: a path is 256 */
-
-struct load_cfg {
-	const char	*host, *port;
-	const char	*from, *rcpt, *helo;
-	const char	*script_path, *json_path;
-	unsigned	 concurrency, per_session, rcpts;
-	uint64_t	 sessions;
-	size_t		 size;
-	double		 rate, duration, timeout;
-	int		 pipelining, starttls, no_verify, progress;
-	/* Recorded sessions (captures, decode JSON, scripts) to play. */
-	char *const	*inputs;
-	int		 ninputs;
-	int		 repeat_set;
-	double		 speed;		/* 0: as fast as possible */
-	unsigned	 max_gap_ms;
-	const char	*ca_file;
-	enum sp_client_family family;
-};
-
-struct load_run {
-	const struct load_cfg	*cfg;
-	struct sp_client_options copt;
-	sp_script		*script;	/* --script, owned */
-	struct rs_list		 rec;		/* recorded sessions */
-	sp_ts			 rec_first;	/* their first start */
-	uint64_t		 rec_period;	/* ns between rounds */
-	uint8_t			*msg;		/* the generated message */
-	size_t			 msglen;
-	uint8_t			*wire;		/* it dot-stuffed, CRLF.CRLF */
-	size_t			 wirelen;
-	uint64_t		 t0, deadline;	/* ns, monotonic */
-	atomic_int		 stop;		/* no new sessions */
-	int			 cancel[2];	/* a pipe: readable = stop */
-	int			 interrupted;	/* SIGINT or SIGTERM */
-	atomic_ullong		 next;		/* next session's ticket */
-	atomic_ullong		 done, ok, msgs, errs;
-	atomic_uint		 running;
-};
-
-struct worker {
-	pthread_t		 tid;
-	struct load_run		*run;
-	struct ls_stats		*st;
-	char			*out;		/* the next write (pipelining) */
-	size_t			 outcap;
-	sp_client		*c;		/* reused: see session() */
-};
 
 /* What an envelope group can take: MAIL, the RCPTs, DATA. */
 #define ENVELOPE_MAX	((MAX_RCPTS + 2) * (MAX_ADDR + 16))
@@ -548,8 +495,8 @@ sleep_until(struct load_run *run, uint64_t t)
  * sessions are played again in rounds, one recorded span (plus one
  * mean interval between starts) apart.
  */
-static uint64_t
-start_time(const struct load_run *run, uint64_t i)
+uint64_t
+load_start_time(const struct load_run *run, uint64_t i)
 {
 	const struct rs_session *rs;
 	double	off;
@@ -581,7 +528,7 @@ worker_main(void *arg)
 		i = atomic_fetch_add(&run->next, 1);
 		if (i >= run->cfg->sessions || atomic_load(&run->stop))
 			break;
-		if ((at = start_time(run, i)) != 0) {
+		if ((at = load_start_time(run, i)) != 0) {
 			if (at >= run->deadline)
 				break;
 			sleep_until(run, at);
@@ -737,10 +684,12 @@ write_json(const struct load_cfg *cfg, const struct ls_stats *st,
 		return (-1);
 	}
 	fprintf(f, "{\"mode\":\"load\",\"concurrency\":%u,"
-	    "\"messages_per_session\":%u,\"size\":%zu,\"pipelining\":%s,"
+	    "\"engine\":\"%s\",\"messages_per_session\":%u,\"size\":%zu,"
+	    "\"pipelining\":%s,"
 	    "\"elapsed_s\":%.6f,\"sessions\":%llu,\"sessions_ok\":%llu,"
 	    "\"messages\":%llu,\"bytes\":%llu,\"sessions_per_s\":%.3f,"
-	    "\"messages_per_s\":%.3f,", cfg->concurrency, cfg->per_session,
+	    "\"messages_per_s\":%.3f,", cfg->concurrency,
+	    loadev_applies(cfg) ? "events" : "threads", cfg->per_session,
 	    cfg->size, cfg->pipelining ? "true" : "false", secs,
 	    (unsigned long long)st->sessions,
 	    (unsigned long long)st->sessions_ok,
@@ -758,7 +707,7 @@ usage(FILE *f)
 	fprintf(f,
 "usage: smtp-replay --load --target HOST:PORT [options]\n"
 "  (any of --load, --concurrency, --repeat, --rate selects this mode)\n"
-"  --concurrency N         parallel sessions (worker threads; default 1)\n"
+"  --concurrency N         parallel sessions (default 1)\n"
 "  --repeat M              sessions in all (default 1)\n"
 "  --messages N            messages in all (sets --repeat from -k)\n"
 "  -k, --messages-per-session K   transactions per session (default 1)\n"
@@ -779,6 +728,11 @@ usage(FILE *f)
 "                          pauses are kept (1: as recorded; default:\n"
 "                          as fast as possible)\n"
 "  --max-gap T             no pause longer than T (default 10s)\n"
+"  --engine events|threads the built-in session runs on one thread\n"
+"                          driving every connection (events, the\n"
+"                          default), or on a blocking client per\n"
+"                          connection (threads: always so with\n"
+"                          --starttls, --script or recorded sessions)\n"
 "  --json FILE             write the figures as JSON\n"
 "  --no-progress           no progress line on the terminal\n"
 "  -4, -6                  address family\n"
@@ -789,7 +743,7 @@ enum {
 	O_LOAD = 256, O_TARGET, O_CONC, O_REPEAT, O_MESSAGES, O_RATE,
 	O_DURATION, O_TIMEOUT, O_SIZE, O_RCPTS, O_FROM, O_RCPT, O_HELO,
 	O_PIPE, O_STARTTLS, O_CAFILE, O_NOVERIFY, O_SCRIPT, O_JSON,
-	O_NOPROGRESS, O_SPEED, O_MAX_GAP, O_HELP
+	O_NOPROGRESS, O_SPEED, O_MAX_GAP, O_ENGINE, O_HELP
 };
 
 static const struct option load_opts[] = {
@@ -816,6 +770,7 @@ static const struct option load_opts[] = {
 	{ "no-progress", no_argument, NULL, O_NOPROGRESS },
 	{ "speed", required_argument, NULL, O_SPEED },
 	{ "max-gap", required_argument, NULL, O_MAX_GAP },
+	{ "engine", required_argument, NULL, O_ENGINE },
 	{ "help", no_argument, NULL, O_HELP },
 	{ NULL, 0, NULL, 0 }
 };
@@ -904,6 +859,14 @@ load_opt2(struct load_cfg *cfg, int ch, const char *a)
 	case O_MAX_GAP:
 		return (replay_parse_gap(a, &cfg->max_gap_ms) == 0 ? 0 :
 		    bad("--max-gap", a));
+	case O_ENGINE:
+		if (strcmp(a, "threads") == 0)
+			cfg->engine = LOAD_ENGINE_THREADS;
+		else if (strcmp(a, "events") == 0)
+			cfg->engine = LOAD_ENGINE_EVENTS;
+		else
+			return (bad("--engine", a));
+		return (0);
 	case O_HELP: usage(stdout); return (1);
 	default: usage(stderr); return (-1);
 	}
@@ -921,6 +884,12 @@ check_cfg(const struct load_cfg *cfg)
 	if (cfg->speed > 0 && (cfg->ninputs == 0 || cfg->rate > 0)) {
 		fprintf(stderr, "smtp-replay: --speed needs recorded sessions "
 		    "(INPUT...) and no --rate\n");
+		return (-1);
+	}
+	if (cfg->engine == LOAD_ENGINE_EVENTS && (cfg->starttls ||
+	    cfg->script_path != NULL || cfg->ninputs > 0)) {
+		fprintf(stderr, "smtp-replay: --engine events runs the built-in "
+		    "session only, without --starttls\n");
 		return (-1);
 	}
 	if (cfg->host == NULL) {
@@ -1038,12 +1007,18 @@ bad:
 static int
 start_workers(struct load_run *run, struct worker *w, unsigned n)
 {
+	void	*(*fn)(void *) = worker_main;
 	unsigned i;
 
+	/* The event engine: one thread for every connection. */
+	if (loadev_applies(run->cfg)) {
+		fn = loadev_main;
+		n = 1;
+	}
 	atomic_store(&run->running, n);
 	for (i = 0; i < n; i++) {
 		w[i].run = run;
-		if (pthread_create(&w[i].tid, NULL, worker_main, &w[i]) != 0)
+		if (pthread_create(&w[i].tid, NULL, fn, &w[i]) != 0)
 			break;
 	}
 	if (i < n) {
