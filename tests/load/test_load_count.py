@@ -1,0 +1,66 @@
+"""smtp-replay --load loses no message and counts none twice: at
+concurrency 1, 10 and 50, lock-step and pipelined (RFC 2920), one and
+several messages per connection, the messages the report gives are the
+messages Postfix smtp-sink counted (its mesg= counter), every session
+ends with QUIT, and every reply is timed once.  The event engine (the
+default) runs every case; the threaded one a few, as a reference."""
+import os
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from loadlib import Sink, check, done, load_json, need_tool, replay
+
+need_tool()
+work = tempfile.mkdtemp(prefix="sp-load-count-")
+js = os.path.join(work, "out.json")
+MESSAGES = 300
+
+sink = Sink(seconds=300)
+
+
+def counted():
+    """smtp-sink's counters once it has printed the last session's."""
+    time.sleep(0.3)
+    return sink.counters()
+
+
+def run_case(conc, k, pipe, engine):
+    name = "c=%d k=%d%s %s" % (conc, k, " pipelined" if pipe else "",
+                               engine)
+    sess0, quit0, mesg0 = counted()
+    args = ["--target", sink.target, "--messages", str(MESSAGES), "-k",
+            str(k), "--concurrency", str(conc), "--engine", engine,
+            "--json", js, "--timeout", "10", "--no-progress"]
+    if pipe:
+        args.append("--pipelining")
+    rc, _, _ = replay(*args)
+    j = load_json(js)
+    sess, quit, mesg = counted()
+    sessions = (MESSAGES + k - 1) // k
+    check(rc == 0 and j["engine"] == engine, name + ": exit 0, engine")
+    check(j["messages"] == MESSAGES and mesg - mesg0 == MESSAGES,
+          name + ": %d messages reported, smtp-sink counted %d (want %d)"
+          % (j["messages"], mesg - mesg0, MESSAGES))
+    check(j["sessions"] == sessions and j["sessions_ok"] == sessions and
+          sess - sess0 == sessions and quit - quit0 == sessions,
+          name + ": %d sessions, each ended with QUIT (sink: %d, %d)"
+          % (j["sessions"], sess - sess0, quit - quit0))
+    ph = j["phases"]
+    check(ph["dot"]["count"] == MESSAGES and
+          ph["mail"]["count"] == MESSAGES and
+          ph["rcpt"]["count"] == MESSAGES and
+          ph["quit"]["count"] == sessions and
+          ph["banner"]["count"] == sessions, name + ": every reply timed once")
+    check(sum(j["errors"].values()) == 0, name + ": no errors")
+
+
+for conc in (1, 10, 50):
+    for k in (1, 4):
+        for pipe in (False, True):
+            run_case(conc, k, pipe, "events")
+run_case(10, 1, False, "threads")
+run_case(10, 4, True, "threads")
+sink.stop()
+done()
