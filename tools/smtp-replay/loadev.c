@@ -61,7 +61,6 @@ struct ev_conn {
 	enum ls_phase	 act;		/* the reply that wants a step */
 	unsigned	 rcpts_sent, bodies_sent, msgs_ok;
 	uint64_t	 t0, deadline;
-	uint32_t	 events;	/* registered with epoll */
 };
 
 struct ev_loop {
@@ -156,24 +155,11 @@ finish(struct ev_conn *c)
 
 /* ----------------------------------------------------------- writes */
 
-/* Register what c waits for: readable, and writable if output waits. */
-static int
-want(struct ev_conn *c, uint32_t ev)
-{
-	struct epoll_event e;
-
-	if (ev == c->events)
-		return (0);
-	memset(&e, 0, sizeof(e));
-	e.events = ev;
-	e.data.ptr = c;
-	if (epoll_ctl(c->L->ep, EPOLL_CTL_MOD, c->fd, &e) != 0)
-		return (-1);
-	c->events = ev;
-	return (0);
-}
-
-/* Write what is left in c->out; a short write waits for EPOLLOUT. */
+/*
+ * Write what is left in c->out.  A short write waits for the socket's
+ * next EPOLLOUT edge (add_fd: edge-triggered), which comes when the
+ * peer has read enough.
+ */
 static int
 flush(struct ev_conn *c)
 {
@@ -184,7 +170,7 @@ flush(struct ev_conn *c)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN)
-			return (want(c, EPOLLIN | EPOLLOUT));
+			return (0);
 		if (n < 0) {
 			fail(c, errno == ECONNRESET || errno == EPIPE ?
 			    LS_ERR_RESET : LS_ERR_OTHER);
@@ -200,7 +186,7 @@ flush(struct ev_conn *c)
 			c->out[0].iov_len -= (size_t)n;
 		}
 	}
-	return (want(c, EPOLLIN));
+	return (0);
 }
 
 /*
@@ -435,15 +421,20 @@ feed(struct ev_conn *c, const uint8_t *b, size_t n)
 
 /* ---------------------------------------------------------- connect */
 
+/*
+ * Edge-triggered, for both directions, once per connection: no
+ * epoll_ctl as the session moves from connecting to reading to
+ * writing.  The price is reading until a short read (on_readable) and
+ * keeping what a short write left until the next EPOLLOUT edge.
+ */
 static int
-add_fd(struct ev_conn *c, uint32_t ev)
+add_fd(struct ev_conn *c)
 {
 	struct epoll_event e;
 
 	memset(&e, 0, sizeof(e));
-	e.events = ev;
+	e.events = EPOLLIN | EPOLLOUT | EPOLLET;
 	e.data.ptr = c;
-	c->events = ev;
 	return (epoll_ctl(c->L->ep, EPOLL_CTL_ADD, c->fd, &e));
 }
 
@@ -461,7 +452,7 @@ try_addr(struct ev_conn *c)
 	/* Commands are small and latency is measured: no Nagle delay. */
 	(void)setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if ((connect(c->fd, ai->ai_addr, ai->ai_addrlen) == 0 ||
-	    errno == EINPROGRESS) && add_fd(c, EPOLLOUT) == 0) {
+	    errno == EINPROGRESS) && add_fd(c) == 0) {
 		c->connecting = 1;
 		c->deadline = c->L->now + c->L->tmo;
 		return (0);
@@ -498,8 +489,6 @@ connected(struct ev_conn *c, int err)
 	ls_hist_add(&c->L->st->h[LS_CONNECT], c->L->now - c->t0);
 	push(c, LS_BANNER);
 	c->deadline = c->L->now + c->L->tmo;
-	if (want(c, EPOLLIN) != 0)
-		fail(c, LS_ERR_OTHER);
 }
 
 /* Session ticket i in slot c. */
@@ -525,46 +514,63 @@ start(struct ev_conn *c)
 		finish(c);
 }
 
-/* The connect's outcome, now that the socket is writable. */
+/*
+ * The connect's outcome: writable without an error is connected (no
+ * getsockopt then); an error event carries it in SO_ERROR.
+ */
 static void
-on_connect(struct ev_conn *c)
+on_connect(struct ev_conn *c, uint32_t ev)
 {
 	int		err = 0;
 	socklen_t	sl = sizeof(err);
 
+	if ((ev & (EPOLLERR | EPOLLHUP)) == 0) {
+		connected(c, 0);
+		return;
+	}
 	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &sl) != 0)
 		err = errno;
-	connected(c, err);
+	connected(c, err != 0 ? err : ECONNREFUSED);
 }
 
-/* A read: EOF or a reset before QUIT's reply fails the session. */
+/*
+ * Read until a short read: with edge-triggered events no new event
+ * comes for bytes already there.  EOF or a reset before QUIT's reply
+ * fails the session.
+ */
 static void
 on_readable(struct ev_conn *c)
 {
-	ssize_t	n;
+	ssize_t	n = EV_RBUF;
 
-	n = read(c->fd, c->L->rbuf, EV_RBUF);
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return;
-	if (n < 0)
-		fail(c, errno == ECONNRESET ? LS_ERR_RESET : LS_ERR_OTHER);
-	else if (n == 0)
-		fail(c, LS_ERR_CLOSED);
-	else
-		feed(c, c->L->rbuf, (size_t)n);
+	while (n == EV_RBUF && !c->failed && !c->done) {
+		n = read(c->fd, c->L->rbuf, EV_RBUF);
+		if (n < 0 && errno == EINTR)
+			n = EV_RBUF;
+		else if (n < 0 && errno != EAGAIN)
+			fail(c, errno == ECONNRESET ? LS_ERR_RESET :
+			    LS_ERR_OTHER);
+		else if (n == 0)
+			fail(c, LS_ERR_CLOSED);
+		else if (n > 0)
+			feed(c, c->L->rbuf, (size_t)n);
+	}
 }
 
 static void
 on_event(struct ev_conn *c, uint32_t ev)
 {
-	if (c->connecting)
-		on_connect(c);
-	else {
-		if ((ev & EPOLLOUT) && c->nout > 0)
-			(void)flush(c);
-		if (!c->failed && (ev & (EPOLLIN | EPOLLERR | EPOLLHUP)))
-			on_readable(c);
+	if (c->connecting) {
+		on_connect(c, ev);
+		/* The banner may have come with the connect's edge. */
+		if (c->connecting || c->failed || !(ev & EPOLLIN))
+			goto out;
 	}
+	if ((ev & EPOLLOUT) && c->nout > 0)
+		(void)flush(c);
+	if (!c->failed && (ev & (EPOLLIN | EPOLLERR | EPOLLHUP)))
+		on_readable(c);
+out:
 	if (c->failed || c->done)
 		finish(c);
 }
