@@ -28,7 +28,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include <smtpproto/smtp.h>
@@ -163,10 +162,15 @@ finish(struct ev_conn *c)
 static int
 flush(struct ev_conn *c)
 {
-	ssize_t	n;
+	struct msghdr	m;
+	ssize_t		n;
 
 	while (c->nout > 0) {
-		n = writev(c->fd, c->out, c->nout);
+		/* sendmsg, not writev: a reset peer must not raise SIGPIPE. */
+		memset(&m, 0, sizeof(m));
+		m.msg_iov = c->out;
+		m.msg_iovlen = (size_t)c->nout;
+		n = sendmsg(c->fd, &m, MSG_NOSIGNAL);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN)
