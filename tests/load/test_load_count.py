@@ -1,6 +1,7 @@
 """smtp-replay --load loses no message and counts none twice: at
 concurrency 1, 10 and 50, lock-step and pipelined (RFC 2920), one and
-several messages per connection, the messages the report gives are the
+several messages per connection, small and larger than a socket
+buffer, the messages the report gives are the
 messages Postfix smtp-sink counted (its mesg= counter), every session
 ends with QUIT, and every reply is timed once.  The event engine (the
 default) runs every case; the threaded one a few, as a reference."""
@@ -26,31 +27,33 @@ def counted():
     return sink.counters()
 
 
-def run_case(conc, k, pipe, engine):
-    name = "c=%d k=%d%s %s" % (conc, k, " pipelined" if pipe else "",
-                               engine)
+def run_case(conc, k, pipe, engine, messages=MESSAGES, size=4096):
+    name = "c=%d k=%d%s %s size %d" % (conc, k, " pipelined" if pipe else
+                                       "", engine, size)
     sess0, quit0, mesg0 = counted()
-    args = ["--target", sink.target, "--messages", str(MESSAGES), "-k",
+    args = ["--target", sink.target, "--messages", str(messages), "-k",
             str(k), "--concurrency", str(conc), "--engine", engine,
-            "--json", js, "--timeout", "10", "--no-progress"]
+            "--json", js, "--timeout", "10", "--no-progress", "--size",
+            str(size)]
     if pipe:
         args.append("--pipelining")
     rc, _, _ = replay(*args)
     j = load_json(js)
     sess, quit, mesg = counted()
-    sessions = (MESSAGES + k - 1) // k
+    sessions = (messages + k - 1) // k
     check(rc == 0 and j["engine"] == engine, name + ": exit 0, engine")
-    check(j["messages"] == MESSAGES and mesg - mesg0 == MESSAGES,
+    check(j["messages"] == messages and mesg - mesg0 == messages and
+          j["bytes"] == messages * size,
           name + ": %d messages reported, smtp-sink counted %d (want %d)"
-          % (j["messages"], mesg - mesg0, MESSAGES))
+          % (j["messages"], mesg - mesg0, messages))
     check(j["sessions"] == sessions and j["sessions_ok"] == sessions and
           sess - sess0 == sessions and quit - quit0 == sessions,
           name + ": %d sessions, each ended with QUIT (sink: %d, %d)"
           % (j["sessions"], sess - sess0, quit - quit0))
     ph = j["phases"]
-    check(ph["dot"]["count"] == MESSAGES and
-          ph["mail"]["count"] == MESSAGES and
-          ph["rcpt"]["count"] == MESSAGES and
+    check(ph["dot"]["count"] == messages and
+          ph["mail"]["count"] == messages and
+          ph["rcpt"]["count"] == messages and
           ph["quit"]["count"] == sessions and
           ph["banner"]["count"] == sessions, name + ": every reply timed once")
     check(sum(j["errors"].values()) == 0, name + ": no errors")
@@ -60,6 +63,10 @@ for conc in (1, 10, 50):
     for k in (1, 4):
         for pipe in (False, True):
             run_case(conc, k, pipe, "events")
+# Messages larger than a socket buffer: writes come back short and go
+# on when the socket is writable again.
+run_case(4, 1, False, "events", messages=8, size=16000000)
+run_case(4, 2, True, "events", messages=8, size=16000000)
 run_case(10, 1, False, "threads")
 run_case(10, 4, True, "threads")
 sink.stop()
