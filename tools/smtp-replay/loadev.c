@@ -180,6 +180,7 @@ flush(struct ev_conn *c)
 			    LS_ERR_RESET : LS_ERR_OTHER);
 			return (-1);
 		}
+		c->deadline = c->L->now + c->L->tmo;	/* each write bounded */
 		while (c->nout > 0 && (size_t)n >= c->out[0].iov_len) {
 			n -= (ssize_t)c->out[0].iov_len;
 			c->out[0] = c->out[1];
@@ -484,6 +485,7 @@ connected(struct ev_conn *c, int err)
 			c->ai = c->ai->ai_next;
 			if (try_addr(c) == 0)
 				return;
+			err = errno;
 		}
 		fail(c, err == ECONNREFUSED ? LS_ERR_REFUSED :
 		    LS_ERR_CONNECT);
