@@ -213,8 +213,8 @@ free_list(char **v, size_t n)
 	free(v);
 }
 
-static void
-step_free(struct sp_script_step *st)
+void
+sp__script_step_free(struct sp_script_step *st)
 {
 	free((void *)st->text.p);
 	for (size_t i = 0; i < st->nlines; i++)
@@ -244,7 +244,7 @@ sp_script_free(sp_script *s)
 	if (s == NULL)
 		return;
 	for (size_t i = 0; i < s->nsteps; i++)
-		step_free(&s->steps[i]);
+		sp__script_step_free(&s->steps[i]);
 	free(s->steps);
 	meta_free(s);
 	free(s->base_dir);
@@ -476,7 +476,7 @@ sp_script_append(sp_script *s, const struct sp_script_step *st)
 	}
 	e = copy_step(&s->steps[s->nsteps], st);
 	if (e != SP_E_OK) {
-		step_free(&s->steps[s->nsteps]);
+		sp__script_step_free(&s->steps[s->nsteps]);
 		return (e);
 	}
 	s->nsteps++;

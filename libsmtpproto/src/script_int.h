@@ -39,5 +39,7 @@ char	*sp__strndup(const char *s, size_t n);
 const char *sp__script_op_name(enum sp_script_op op);
 const char *sp__script_auth_name(enum sp_script_auth m);
 const char *sp__script_level_name(enum sp_script_level l);
+/* Free what a step owns (its strings and lines), not the step itself. */
+void	sp__script_step_free(struct sp_script_step *st);
 
 #endif /* SP_SCRIPT_INT_H */

@@ -239,14 +239,7 @@ add(struct rd *r, struct sp_script_step *st)
 	if (st->line == 0)
 		st->line = r->line;
 	e = sp_script_append(r->s, st);
-	free((void *)st->text.p);
-	for (size_t i = 0; i < st->nlines; i++)
-		free((void *)st->lines[i].p);
-	free((void *)st->lines);
-	free((void *)st->path);
-	free((void *)st->expect.pattern);
-	free((void *)st->user);
-	free((void *)st->secret);
+	sp__script_step_free(st);
 	if (e == SP_E_INVAL)
 		return (fail(r, "invalid %s step", sp__script_op_name(st->op)));
 	if (e == SP_E_LIMIT)
