@@ -690,6 +690,22 @@ replay_held(struct session *s)
 	return (SP_E_OK);
 }
 
+/* A new chunk at the end of what is held (the caller checked room). */
+static struct held_chunk *
+new_chunk(struct held *h, enum sp_dir dir, uint64_t off, uint64_t gap,
+    sp_ts ts)
+{
+	struct held_chunk	*c = &h->chunks[h->nchunks++];
+
+	c->dir = dir;
+	c->ts = ts;
+	c->off = off;
+	c->pos = h->len;
+	c->len = 0;
+	c->gap = gap;
+	return (c);
+}
+
 /* Hold bytes until judged: 1, or 0 if they no longer fit, -1 no memory. */
 static int
 hold(struct session *s, enum sp_dir dir, uint64_t off, const uint8_t *p,
@@ -708,13 +724,7 @@ hold(struct session *s, enum sp_dir dir, uint64_t off, const uint8_t *p,
 	    c->off + c->len != off) {
 		if (h->nchunks == HOLD_CHUNKS)
 			return (0);
-		c = &h->chunks[h->nchunks++];
-		c->dir = dir;
-		c->ts = ts;
-		c->off = off;
-		c->pos = h->len;
-		c->len = 0;
-		c->gap = 0;
+		c = new_chunk(h, dir, off, 0, ts);
 	}
 	memcpy(h->bytes + h->len, p, n);
 	h->len += n;
@@ -727,20 +737,13 @@ static int
 hold_gap(struct session *s, enum sp_dir dir, uint64_t off, uint64_t n,
     sp_ts ts)
 {
-	struct held		*h = get_held(s);
-	struct held_chunk	*c;
+	struct held	*h = get_held(s);
 
 	if (h == NULL)
 		return (-1);
 	if (h->nchunks == HOLD_CHUNKS)
 		return (0);
-	c = &h->chunks[h->nchunks++];
-	c->dir = dir;
-	c->ts = ts;
-	c->off = off;
-	c->pos = h->len;
-	c->len = 0;
-	c->gap = n;
+	(void)new_chunk(h, dir, off, n, ts);
 	return (1);
 }
 
