@@ -283,17 +283,17 @@ fail:
 	    soerr == ECONNREFUSED ? "connection refused" : strerror(soerr)));
 }
 
-static sp_err
-resolve(sp_client *c, const char *host, const char *port,
-    struct addrinfo **res)
+sp_err
+sp_client_resolve(enum sp_client_family family, const char *host,
+    const char *port, struct addrinfo **res, char *msg, size_t cap)
 {
 	struct addrinfo	hints;
 	int		rc;
 
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_family = c->o.family == SP_CLIENT_FAMILY_IPV4 ? AF_INET :
-	    c->o.family == SP_CLIENT_FAMILY_IPV6 ? AF_INET6 : AF_UNSPEC;
+	hints.ai_family = family == SP_CLIENT_FAMILY_IPV4 ? AF_INET :
+	    family == SP_CLIENT_FAMILY_IPV6 ? AF_INET6 : AF_UNSPEC;
 	/*
 	 * An address literal first: no name service, and no AI_ADDRCONFIG,
 	 * whose netlink query of the interfaces cost seven system calls
@@ -308,10 +308,11 @@ resolve(sp_client *c, const char *host, const char *port,
 		hints.ai_flags = 0;	/* loopback-only hosts: no ADDRCONFIG */
 		rc = getaddrinfo(host, port, &hints, res);
 	}
-	if (rc != 0)
-		return (sp__client_err(c, SP_E_IO, "resolve %s port %s: %s",
-		    host, port, gai_strerror(rc)));
-	return (SP_E_OK);
+	if (rc == 0)
+		return (SP_E_OK);
+	(void)snprintf(msg, cap, "resolve %s port %s: %s", host, port,
+	    gai_strerror(rc));
+	return (SP_E_IO);
 }
 
 static sp_err
@@ -341,7 +342,8 @@ sp_client_connect(sp_client *c, const char *host, const char *port)
 	if (c->connected || c->fd >= 0)
 		return (sp__client_err(c, SP_E_STATE, "already connected"));
 	(void)snprintf(c->host, sizeof(c->host), "%s", host);
-	if ((e = resolve(c, host, port, &res)) != SP_E_OK)
+	if ((e = sp_client_resolve(c->o.family, host, port, &res, c->err,
+	    sizeof(c->err))) != SP_E_OK)
 		return (e);
 	e = SP_E_IO;
 	for (ai = res; ai != NULL; ai = ai->ai_next)

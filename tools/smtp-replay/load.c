@@ -111,9 +111,8 @@ ehlo(struct sess *s)
  * RFC 2920 3.1: MAIL, every RCPT and DATA may go in one group when the
  * server advertised PIPELINING; the replies come back in order.
  */
-/* MAIL, each RCPT and DATA, CRLF after each, at out; the length. */
-static size_t
-envelope(const struct load_cfg *cfg, char *out, size_t cap)
+size_t
+load_envelope(const struct load_cfg *cfg, char *out, size_t cap)
 {
 	size_t	n = 0;
 	int	k;
@@ -145,7 +144,7 @@ send_out(struct sess *s, size_t n)
 static int
 send_envelope(struct sess *s)
 {
-	return (send_out(s, envelope(s->w->run->cfg, s->w->out,
+	return (send_out(s, load_envelope(s->w->run->cfg, s->w->out,
 	    s->w->outcap)));
 }
 
@@ -167,7 +166,7 @@ send_body_and(struct sess *s, int last)
 		memcpy(w->out + n, "QUIT\r\n", 6);
 		n += 6;
 	} else
-		n += envelope(w->run->cfg, w->out + n, w->outcap - n);
+		n += load_envelope(w->run->cfg, w->out + n, w->outcap - n);
 	return (send_out(s, n));
 }
 

@@ -86,6 +86,13 @@ struct worker {
  */
 uint64_t	 load_start_time(const struct load_run *run, uint64_t i);
 
+/*
+ * The RFC 2920 envelope group of the built-in session: MAIL, each
+ * RCPT and DATA, CRLF after each, at out (cap bytes); its length.
+ */
+size_t		 load_envelope(const struct load_cfg *cfg, char *out,
+		    size_t cap);
+
 /* 1 if the event engine can run cfg's sessions (loadev.c). */
 int		 loadev_applies(const struct load_cfg *cfg);
 

@@ -707,46 +707,25 @@ build_commands(struct ev_loop *L)
 	L->rcpt = line("RCPT TO:<", cfg->rcpt, ">", &L->rcptlen);
 	if (L->ehlo == NULL || L->mail == NULL || L->rcpt == NULL)
 		return (-1);
-	/* Bounded: rcpts <= MAX_RCPTS, addresses <= MAX_ADDR. */
-	n = L->maillen + cfg->rcpts * L->rcptlen + 6;
+	/* Bounded: rcpts <= MAX_RCPTS, addresses <= MAX_ADDR; +1: NUL. */
+	n = L->maillen + cfg->rcpts * L->rcptlen + 6 + 1;
 	if ((L->group = malloc(n)) == NULL)
 		return (-1);
-	memcpy(L->group, L->mail, L->maillen);
-	L->grouplen = L->maillen;
-	for (unsigned i = 0; i < cfg->rcpts; i++) {
-		memcpy(L->group + L->grouplen, L->rcpt, L->rcptlen);
-		L->grouplen += L->rcptlen;
-	}
-	memcpy(L->group + L->grouplen, data_cmd, 6);
-	L->grouplen += 6;
+	L->grouplen = load_envelope(cfg, L->group, n);
 	return (0);
 }
 
-/* The target's addresses, as the client library looks them up. */
+/* The target's addresses: those the client library would try. */
 static int
 resolve(struct ev_loop *L)
 {
-	struct addrinfo	hints;
-	int		rc;
+	char	msg[512];
 
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_family = L->cfg->family == SP_CLIENT_FAMILY_IPV4 ? AF_INET :
-	    L->cfg->family == SP_CLIENT_FAMILY_IPV6 ? AF_INET6 : AF_UNSPEC;
-	hints.ai_flags = AI_NUMERICHOST;
-	if (getaddrinfo(L->cfg->host, L->cfg->port, &hints, &L->addrs) == 0)
+	if (sp_client_resolve(L->cfg->family, L->cfg->host, L->cfg->port,
+	    &L->addrs, msg, sizeof(msg)) == SP_E_OK)
 		return (0);
-	hints.ai_flags = AI_ADDRCONFIG;
-	rc = getaddrinfo(L->cfg->host, L->cfg->port, &hints, &L->addrs);
-	if (rc == EAI_NONAME || rc == EAI_FAMILY) {
-		hints.ai_flags = 0;	/* loopback-only hosts */
-		rc = getaddrinfo(L->cfg->host, L->cfg->port, &hints,
-		    &L->addrs);
-	}
-	if (rc != 0)
-		fprintf(stderr, "smtp-replay: resolve %s port %s: %s\n",
-		    L->cfg->host, L->cfg->port, gai_strerror(rc));
-	return (rc == 0 ? 0 : -1);
+	fprintf(stderr, "smtp-replay: %s\n", msg);
+	return (-1);
 }
 
 static int

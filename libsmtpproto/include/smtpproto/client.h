@@ -158,6 +158,19 @@ SP_EXTERN sp_err sp_client_connect(sp_client *c, const char *host,
 /* The last error's sentence; "" if none.  Never NULL. */
 SP_EXTERN const char *sp_client_errmsg(const sp_client *c);
 
+struct addrinfo;
+
+/*
+ * The addresses sp_client_connect() tries for host:port, in its order
+ * (free them with freeaddrinfo()): an address literal without asking
+ * the name service, else getaddrinfo with AI_ADDRCONFIG, else without
+ * it (hosts with loopback only).  For engines of their own that must
+ * reach the same addresses.  SP_E_OK, or SP_E_IO with msg set.
+ */
+SP_EXTERN sp_err sp_client_resolve(enum sp_client_family family,
+    const char *host, const char *port, struct addrinfo **res, char *msg,
+    size_t cap);
+
 /*
  * Send bytes exactly as given, in one write(2) / SSL_write as far as
  * the kernel takes them (the rest follows, each wait bounded by
