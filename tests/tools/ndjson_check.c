@@ -11,6 +11,7 @@
  * jv_write_ndjson() as json-c writes their jv_to_json() copy.  Exits 1
  * on the first difference.
  */
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,43 @@
 #include "jsonutil.h"
 #include "jv.h"
 #include "output.h"
+
+/*
+ * The json-c forms the session records were built with before jv.c:
+ * a jv tree must come out as the same json-c tree and the same text.
+ */
+static json_object *
+json_bytes(const uint8_t *p, size_t n)
+{
+	char		*buf;
+	json_object	*j;
+
+	if (n <= INT_MAX && wire_plain(p, n))
+		return (json_object_new_string_len((const char *)p, (int)n));
+	if (n > INT_MAX / 4 || (buf = malloc(n * 4 + 1)) == NULL)
+		return (json_object_new_string(""));
+	j = json_object_new_string_len(buf, (int)wire_text(buf, p, n));
+	free(buf);
+	return (j);
+}
+
+static json_object *
+json_ts(sp_ts ts)
+{
+	char	buf[32];
+
+	ts_text(ts, buf, sizeof(buf));
+	return (json_object_new_double_s((double)(ts / 1000) / 1e6, buf));
+}
+
+/* Key -> value only when value is not NULL; the key is a literal. */
+static void
+json_add(json_object *o, const char *key, json_object *v)
+{
+	if (v != NULL)
+		json_object_object_add_ex(o, key, v,
+		    JSON_C_OBJECT_ADD_CONSTANT_KEY);
+}
 
 static uint32_t
 rnd(uint32_t *x)

@@ -1,9 +1,8 @@
 /*
- * jsonutil.c - JSON helpers shared by the tools.
+ * jsonutil.c - the text forms the JSON records use for wire bytes and
+ * capture times, shared by the record trees (jv.c) and the outputs.
  */
-#include <limits.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "jsonutil.h"
@@ -75,24 +74,6 @@ wire_text(char *out, const uint8_t *p, size_t n)
 	return ((size_t)(o - out));
 }
 
-json_object *
-json_bytes(const uint8_t *p, size_t n)
-{
-	char		*buf;
-	json_object	*j;
-
-	if (n <= INT_MAX && wire_plain(p, n))
-		return (json_object_new_string_len((const char *)p, (int)n));
-	if (n > (SIZE_MAX - 1) / 4 || n > INT_MAX / 4)
-		return (json_object_new_string(""));
-	/* Worst case: every byte becomes \xNN. */
-	if ((buf = malloc(n * 4 + 1)) == NULL)
-		return (json_object_new_string(""));
-	j = json_object_new_string_len(buf, (int)wire_text(buf, p, n));
-	free(buf);
-	return (j);
-}
-
 size_t
 ts_text(sp_ts ts, char *buf, size_t len)
 {
@@ -118,26 +99,8 @@ ts_text(sp_ts ts, char *buf, size_t len)
 	return (n);
 }
 
-json_object *
-json_ts(sp_ts ts)
-{
-	char	buf[32];
-
-	ts_text(ts, buf, sizeof(buf));
-	return (json_object_new_double_s((double)(ts / 1000) / 1e6, buf));
-}
-
 const char *
 dir_name(enum sp_dir d)
 {
 	return (d == SP_DIR_CLIENT ? "client" : "server");
-}
-
-void
-json_add(json_object *o, const char *key, json_object *v)
-{
-	/* Keys are literals: json-c need not copy them. */
-	if (v != NULL)
-		json_object_object_add_ex(o, key, v,
-		    JSON_C_OBJECT_ADD_CONSTANT_KEY);
 }

@@ -1,5 +1,6 @@
 /*
- * jsonutil.h - JSON helpers for the tools.
+ * jsonutil.h - the text forms of wire bytes and capture times in the
+ * JSON records, and small helpers for the tools.
  */
 #ifndef SP_JSONUTIL_H
 #define SP_JSONUTIL_H
@@ -7,25 +8,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <json-c/json.h>
-
 #include <smtpproto/smtpproto.h>
 
 /*
- * A JSON string from wire bytes.  JSON needs UTF-8, the wire does not
- * promise it: valid UTF-8 is kept, every other byte is written as the
- * four characters \xNN, so nothing is lost or invented.
+ * Wire bytes as JSON string text.  JSON needs UTF-8, the wire does not
+ * promise it: valid UTF-8 is kept, every other byte (and NUL) is
+ * written as the four characters \xNN, so nothing is lost or invented.
+ * wire_plain(): whether wire_text() would copy p unchanged (ASCII
+ * without NUL).
  */
-json_object	*json_bytes(const uint8_t *p, size_t n);
-
-/* Capture time as JSON seconds with microseconds. */
-json_object	*json_ts(sp_ts ts);
-
-/* Whether json_bytes() keeps p as it is (ASCII without NUL). */
 int		 wire_plain(const uint8_t *p, size_t n);
-/* json_bytes()'s text of p into out (room for 4 * n): its length. */
+/* p's text into out (room for 4 * n): its length. */
 size_t		 wire_text(char *out, const uint8_t *p, size_t n);
-/* json_ts()'s text ("%llu.%06llu") into buf (len >= 1): its length. */
+/*
+ * Capture time as seconds with microseconds ("%llu.%06llu", as Zeek
+ * and Suricata log it) into buf (len >= 1): its length.
+ */
 size_t		 ts_text(sp_ts ts, char *buf, size_t len);
 
 #ifndef MIN
@@ -35,8 +33,5 @@ size_t		 ts_text(sp_ts ts, char *buf, size_t len);
 
 /* "client" / "server". */
 const char	*dir_name(enum sp_dir d);
-
-/* Add key -> value only when value is not NULL. */
-void		 json_add(json_object *o, const char *key, json_object *v);
 
 #endif

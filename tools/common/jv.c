@@ -388,7 +388,7 @@ jv_val(const struct jv_member *m)
 
 /* --- To json-c. --- */
 
-/* The value json_ts() gives the text jv_ts() wrote: microseconds / 1e6. */
+/* The number a jv_ts() text stands for: microseconds / 1e6. */
 static double
 ts_value(const char *text)
 {

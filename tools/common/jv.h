@@ -46,17 +46,17 @@ struct jv	*jv_object(struct jv_arena *a);
 struct jv	*jv_array(struct jv_arena *a);
 struct jv	*jv_str(struct jv_arena *a, const char *s);	/* copied */
 struct jv	*jv_strn(struct jv_arena *a, const char *s, size_t n);
-/* Wire bytes as json_bytes() (jsonutil.h) makes them: \xNN for non-UTF-8. */
+/* Wire bytes as wire_text() (jsonutil.h) writes them: \xNN for non-UTF-8. */
 struct jv	*jv_bytes(struct jv_arena *a, const uint8_t *p, size_t n);
 struct jv	*jv_int(struct jv_arena *a, int64_t v);
 struct jv	*jv_uint(struct jv_arena *a, uint64_t v);
 struct jv	*jv_bool(struct jv_arena *a, int v);
-/* Capture time, as json_ts() makes it: seconds with its own text. */
+/* Capture time: a number written with ts_text()'s exact text. */
 struct jv	*jv_ts(struct jv_arena *a, sp_ts ts);
 
 enum jv_type	 jv_type(const struct jv *v);
 
-/* key is a literal (not copied); a NULL v adds nothing (json_add()). */
+/* key is a literal (not copied); a NULL v adds nothing. */
 void		 jv_add(struct jv *o, const char *key, struct jv *v);
 /* key is copied; a NULL v is the value null. */
 void		 jv_put(struct jv *o, const char *key, struct jv *v);
