@@ -285,19 +285,14 @@ drain(struct ex *x)
 static void
 line_verb(const struct fz_bytes *b, char *out, size_t cap)
 {
-	static const char *const verbs[] = {
-		"EHLO", "HELO", "LHLO", "MAIL", "RCPT", "DATA", "BDAT", "RSET",
-		"NOOP", "QUIT", "VRFY", "EXPN", "HELP", "AUTH", "STARTTLS",
-		"ETRN", "TURN", "ATRN", "SEND", "SOML", "SAML", "XCLIENT",
-		"XFORWARD"
-	};
 	size_t	n = 0;
 
 	for (; n + 1 < cap && n < b->n && isalpha(b->p[n]); n++)
 		out[n] = (char)toupper(b->p[n]);
 	out[n] = '\0';
-	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
-		if (strcmp(out, verbs[i]) == 0)
+	/* The verbs the library's parser knows (SP_SMTP_VERB_MAP). */
+	for (int v = SP_SMTP_VERB_UNKNOWN + 1; v < SP_SMTP_VERB__COUNT; v++)
+		if (strcmp(out, sp_smtp_verb_name((enum sp_smtp_verb)v)) == 0)
 			return;
 	snprintf(out, cap, "%s", "?");
 }
