@@ -23,6 +23,7 @@
 #define BND_SLACK	72	/* "--" "--", blanks and CRLF after it */
 #define MAX_DEPTH	1000	/* cap on lim->max_mime_depth */
 #define LINE_MAX_5322	998	/* RFC 5322 2.1.1 */
+#define B64_LINE_MAX	1024	/* longest line b64_lines takes */
 
 /* Where a multipart is between its boundaries. */
 enum mp_state { MP_PREAMBLE = 0, MP_PART, MP_EPILOGUE };
@@ -77,6 +78,7 @@ struct sp_mime_parser {
 	uint64_t		 lsb_off;
 	bool			 bare_seen;	/* MIME_BARE_LF once a part */
 	bool			 bad_seen;	/* bad base64/QP once a part */
+	bool			 b64_irregular;	/* b64_lines gave up here */
 
 	/* Decoding of the top (leaf) part. */
 	uint8_t			*out;
@@ -323,6 +325,7 @@ body_reset(sp_mime_parser *m)
 	m->eollen = 0;
 	m->cr_held = false;
 	m->lsblen = 0;
+	m->b64_irregular = false;
 	memset(&m->b64, 0, sizeof(m->b64));
 	memset(&m->qp, 0, sizeof(m->qp));
 	m->url.len = 0;
@@ -1013,6 +1016,56 @@ bol_step(sp_mime_parser *m, const uint8_t *p, size_t n, uint64_t off,
 	return (lsb_decide(m));
 }
 
+/*
+ * The body of a base64 leaf a whole line at a time, at the start of a
+ * line.  Nearly every attachment is lines of whole quanta ending in
+ * CRLF, and they are most of the bytes of most mail; for them the
+ * general steps (hold the line end, look for a boundary, look for a
+ * bare CR, decode, hold the next line end) reduce to: decode up to the
+ * CR and check that CRLF follows.  A boundary, padding, a bare LF, a
+ * stray character or a line cut by the end of the run stops the
+ * decoder early, and the line goes to the general steps, from its
+ * start and with nothing of it used here.  A part whose lines stop the
+ * decoder (not base64 in 4-character multiples, LF line ends) is left
+ * to the general steps after the first such line, so that no line is
+ * decoded twice over and over.
+ */
+static sp_err
+b64_lines(sp_mime_parser *m, const uint8_t *p, size_t n, uint64_t off,
+    size_t *used)
+{
+	size_t	i = 0, j, len, k;
+	sp_err	e;
+
+	*used = 0;
+	if (m->b64_irregular || m->b64.n != 0 || m->lsblen != 0 ||
+	    top(m)->part.kind != SP_MIME_LEAF ||
+	    top(m)->part.cte != SP_MIME_CTE_BASE64)
+		return (SP_E_OK);
+	while (n - i > 2) {
+		len = SP_MIN(n - i, (size_t)B64_LINE_MAX);
+		if ((e = out_room(m, len / 4 * 3 + 4)) != SP_E_OK)
+			return (e);
+		k = m->outlen;
+		j = sp__b64_quanta(p + i, len, m->out, &k);
+		if (j + 2 > len || p[i + j] != '\r' || p[i + j + 1] != '\n') {
+			/* Fewer than 4 left: cut by the run, not irregular. */
+			m->b64_irregular = (j + 4 <= len);
+			break;
+		}
+		m->outlen = k;
+		m->line_off = off + i;
+		i += j + 2;
+	}
+	if (i > 0) {
+		/* What bol_step and content_step leave after a line. */
+		memcpy(m->eol, "\r\n", 2);
+		m->eollen = 2;
+	}
+	*used = i;
+	return (SP_E_OK);
+}
+
 /* After a gap: drop bytes up to the next line end. */
 static size_t
 resync_step(sp_mime_parser *m, const uint8_t *p, size_t n)
@@ -1038,8 +1091,11 @@ run(sp_mime_parser *m, const uint8_t *p, size_t n, uint64_t off)
 			used = resync_step(m, p, n);
 		else if (!top(m)->hdr_done)
 			e = header_step(m, p, n, off, &used);
-		else if (m->bol)
-			e = bol_step(m, p, n, off, &used);
+		else if (m->bol) {
+			e = b64_lines(m, p, n, off, &used);
+			if (e == SP_E_OK && used == 0)
+				e = bol_step(m, p, n, off, &used);
+		}
 		else
 			e = content_step(m, p, n, off, &used);
 		SP_ASSERT(used <= n);

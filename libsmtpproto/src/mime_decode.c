@@ -104,10 +104,12 @@ b64_put3(uint8_t *out, uint32_t v)
  * index two small tables whose AND is nonzero exactly for bytes
  * outside the alphabet; a third table, indexed by the high nibble
  * ('/' apart), holds what to add to get the character's value; two
- * multiply-adds pack each four sextets into three bytes.  A block
- * holding anything else (a line end, usually) is left to the scalar
- * loops.  A step stores 16 bytes, so it runs only while 24 characters
- * remain: then the caller's room of (n / 4 + 1) * 3 bytes covers it.
+ * multiply-adds pack each four sextets into three bytes.  In a block
+ * holding anything else (a line end, usually) the whole quanta before
+ * it are kept and the rest is left to the scalar loops: lanes never mix
+ * across quanta, so the others' garbage stays in bytes not counted.  A
+ * step stores 16 bytes, so it runs only while 24 characters remain:
+ * then the caller's room of (n / 4 + 1) * 3 bytes covers it.
  */
 __attribute__((target("ssse3"))) static size_t
 b64_ssse3(const uint8_t *in, size_t n, uint8_t *out, size_t *k)
@@ -131,15 +133,23 @@ b64_ssse3(const uint8_t *in, size_t n, uint8_t *out, size_t *k)
 		__m128i	roll = _mm_shuffle_epi8(lut_roll,
 		    _mm_add_epi8(_mm_cmpeq_epi8(v, m2f), hin));
 
-		if (_mm_movemask_epi8(_mm_cmpeq_epi8(bad, zero)) != 0xffff)
+		unsigned	ok = (unsigned)_mm_movemask_epi8(
+		    _mm_cmpeq_epi8(bad, zero));
+		/* Whole quanta before the first byte outside the alphabet. */
+		unsigned	q = ok == 0xffff ? 4 :
+		    (unsigned)__builtin_ctz(~ok) / 4;
+
+		if (q == 0)
 			break;
 		v = _mm_add_epi8(v, roll);		/* the sextets */
 		v = _mm_maddubs_epi16(v, _mm_set1_epi32(0x01400140));
 		v = _mm_madd_epi16(v, _mm_set1_epi32(0x00011000));
 		_mm_storeu_si128((__m128i *)(out + o),
 		    _mm_shuffle_epi8(v, pack));
-		o += 12;
-		i += 16;
+		o += 3 * q;
+		i += 4 * q;
+		if (q < 4)
+			break;	/* the quantum after them is the scalar loops' */
 	}
 	*k = o;
 	return (i);
@@ -165,10 +175,9 @@ b64_simd(const uint8_t *in, size_t n, uint8_t *out, size_t *k)
  * The common case: whole quanta of valid characters, two at a time,
  * with no quantum open.  Stops before the first quantum holding
  * anything else (a line end, usually: 76 characters are 19 quanta).
- * Returns the characters used; *k grows by the bytes written.
  */
-static size_t
-b64_fast(const uint8_t *in, size_t n, uint8_t *out, size_t *k)
+size_t
+sp__b64_quanta(const uint8_t *in, size_t n, uint8_t *out, size_t *k)
 {
 	size_t		i = b64_simd(in, n, out, k), o = *k;
 	uint32_t	v, w;
@@ -227,7 +236,7 @@ sp__b64_run(struct sp__b64 *s, const uint8_t *in, size_t n, uint8_t *out,
 	*bad = SIZE_MAX;
 	while (i < n) {
 		if (s->n == 0)
-			i += b64_fast(in + i, n - i, out, &k);
+			i += sp__b64_quanta(in + i, n - i, out, &k);
 		if (i >= n)
 			break;
 		k += b64_byte(s, in, i, out + k, bad);

@@ -67,6 +67,15 @@ struct sp__b64 {
  */
 size_t	sp__b64_run(struct sp__b64 *s, const uint8_t *in, size_t n,
 	    uint8_t *out, size_t *bad);
+/*
+ * The fast path of sp__b64_run, for a caller with no quantum open: whole
+ * quanta of alphabet characters from the start of in, stopping before
+ * the first quantum holding anything else.  out + *k needs room for the
+ * bytes decoded plus 4 (the vector step stores 16 bytes for 12).
+ * Returns the characters used; *k grows by the bytes written.
+ */
+size_t	sp__b64_quanta(const uint8_t *in, size_t n, uint8_t *out,
+	    size_t *k);
 /* Flush a quantum left open at the end (room: 3); 1 sextet is *bad. */
 size_t	sp__b64_end(struct sp__b64 *s, uint8_t *out, bool *bad);
 

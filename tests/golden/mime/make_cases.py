@@ -417,3 +417,26 @@ Content-Type: multipart/mixed; boundary="%s"
 --%s
 text
 """ % ("B" * 40, "B" * 40), lim={"max_boundary": 30})
+
+# Base64 bodies in every line shape the whole-line fast path must hand
+# back to the general steps: lines not in 4-character multiples,
+# padding in mid-part, a CR inside a line, a bare LF, a line starting
+# with '-' that is not a boundary, and lines longer than the fast
+# path's 1024 characters.
+b = base64.b64encode(lcg_bytes(900, seed=28)).decode()
+lines = [b[i:i + 76] for i in range(0, 608, 76)]
+body = "\r\n".join([
+    "Subject: base64 line shapes", "MIME-Version: 1.0",
+    'Content-Type: multipart/mixed; boundary="--b28"', "",
+    "----b28", "Content-Type: application/octet-stream",
+    "Content-Transfer-Encoding: base64", ""] + lines + [
+    b[608:685],                 # 77 characters
+    "QQ==QUJD",                 # padding in mid-part
+    b[0:40] + "\rXYZW",         # a CR inside a line
+    b[40:80] + "\nQUJD",        # a bare LF
+    "-QUJ", "----b28x"] + lines + [
+    "----b28", "Content-Type: application/octet-stream",
+    "Content-Transfer-Encoding: base64", "",
+    b[0:1100], b[0:1024], "----b28--", ""])
+write("28_base64_line_shapes", (HDR.replace("\n", "\r\n") + body).encode(),
+      raw=True)
