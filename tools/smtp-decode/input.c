@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "decode.h"
+#include "feed.h"
 #include "output.h"
 #include "record.h"
 
@@ -55,16 +56,19 @@ struct run {
 };
 
 /*
- * One shard: a thread that reads the whole input but analyses only
- * the flows that hash to it, with its own analyzer and recorder.  Its
- * output is gathered in memory and handed to the shared stream in
- * blocks, so shards never write half a record over each other.
+ * One shard: a thread that sees every packet of the input but analyses
+ * only the flows that hash to it, with its own analyzer and recorder.
+ * Several shards share one reading of the file through a feed; a lone
+ * shard reads its capture itself.  Its output is gathered in memory
+ * and handed to the shared stream in blocks, so shards never write
+ * half a record over each other.
  */
 struct shard {
 	struct run		*run;
 	int			 index, count;
 	const char		*path;		/* NULL: live */
-	sp_capture		*cap;
+	sp_capture		*cap;		/* NULL: reads the feed */
+	struct feed		*feed;
 	struct recorder		*rec;
 	FILE			*buf;		/* open_memstream */
 	char			*bufp;
@@ -201,11 +205,9 @@ shard_finish(struct shard *sh, sp_analyzer *an)
 {
 	struct run			*r = sh->run;
 	struct sp_analyzer_stats	 st;
-	struct sp_capture_stats		 cs;
 	sp_err				 e = sp_analyzer_finish(an);
 
 	sp_analyzer_get_stats(an, &st);
-	sp_capture_get_stats(sh->cap, &cs);
 	shard_flush(sh);
 	pthread_mutex_lock(&r->lock);
 	if (e != SP_E_OK) {
@@ -214,34 +216,38 @@ shard_finish(struct shard *sh, sp_analyzer *an)
 	}
 	add_stats(&r->total, &st);
 	r->extract_errors += recorder_errors(sh->rec);
-	/* Every shard read every frame; count the frames once. */
-	if (sh->index == 0) {
-		r->bytes += cs.bytes;
-		r->frames += cs.frames;
-		r->malformed += cs.malformed;
-		r->kernel_dropped += cs.kernel_dropped;
-		r->iface_dropped += cs.iface_dropped;
-	}
 	pthread_mutex_unlock(&r->lock);
 }
 
+/* The frames of a capture, counted once whatever the shards. */
 static void
-report(struct shard *sh, const char *msg)
+add_capture_stats(struct run *r, sp_capture *cap)
 {
-	struct run	*r = sh->run;
+	struct sp_capture_stats	cs;
 
+	sp_capture_get_stats(cap, &cs);
+	pthread_mutex_lock(&r->lock);
+	r->bytes += cs.bytes;
+	r->frames += cs.frames;
+	r->malformed += cs.malformed;
+	r->kernel_dropped += cs.kernel_dropped;
+	r->iface_dropped += cs.iface_dropped;
+	pthread_mutex_unlock(&r->lock);
+}
+
+/* Input errors come from whoever owns the capture, so once a file. */
+static void
+report(struct run *r, const char *msg)
+{
 	pthread_mutex_lock(&r->lock);
 	r->status = 1;
-	/* Shards read the same input and meet the same error: say it once. */
-	if (sh->index == 0) {
-		progress_clear(&r->pg);
-		fprintf(stderr, "smtp-decode: %s\n", msg);
-	}
+	progress_clear(&r->pg);
+	fprintf(stderr, "smtp-decode: %s\n", msg);
 	pthread_mutex_unlock(&r->lock);
 }
 
 static sp_err
-step(struct shard *sh, sp_analyzer *an, sp_err e, struct sp_packet *pkt)
+step(struct shard *sh, sp_analyzer *an, sp_err e, const struct sp_packet *pkt)
 {
 	struct timespec	now;
 
@@ -259,32 +265,40 @@ step(struct shard *sh, sp_analyzer *an, sp_err e, struct sp_packet *pkt)
 	    (sp_ts)now.tv_nsec));
 }
 
+/* Whoever reads the capture (a lone shard, the feed's reader) calls it. */
 static void
-progress(struct shard *sh)
+progress(struct run *r, sp_capture *cap, const char *path)
 {
 	struct sp_capture_stats	cs;
-	struct run		*r = sh->run;
-
-	const char		*name = sh->path != NULL ? sh->path : "live";
+	const char		*name = path;
 
 	/* The file's name, not its folders, fits the line. */
 	if (strrchr(name, '/') != NULL)
 		name = strrchr(name, '/') + 1;
-	sp_capture_get_stats(sh->cap, &cs);
+	sp_capture_get_stats(cap, &cs);
 	pthread_mutex_lock(&r->lock);
 	progress_update(&r->pg, name, cs.offset, cs.file_size,
 	    r->sessions_done);
 	pthread_mutex_unlock(&r->lock);
 }
 
-/* Pull every packet of the capture through this shard's analyzer. */
 static void
-pump(struct shard *sh, sp_analyzer *an)
+report_analyzer(struct shard *sh, sp_err e)
+{
+	char	msg[600];
+
+	snprintf(msg, sizeof(msg), "%s: %s", sh->path != NULL ? sh->path :
+	    "live", sp_strerror(e));
+	report(sh->run, msg);
+}
+
+/* Pull every packet of the shard's own capture through its analyzer. */
+static void
+pump_capture(struct shard *sh, sp_analyzer *an)
 {
 	struct sp_packet	pkt;
 	uint64_t		n = 0;
 	sp_err			e = SP_E_OK, ae;
-	char			msg[600];
 
 	running[sh->index] = sh->cap;
 	while (!stop_requested) {
@@ -292,18 +306,37 @@ pump(struct shard *sh, sp_analyzer *an)
 		if (e != SP_E_OK && e != SP_E_AGAIN)
 			break;
 		if ((ae = step(sh, an, e, &pkt)) != SP_E_OK) {
-			snprintf(msg, sizeof(msg), "%s: %s", sh->path != NULL ?
-			    sh->path : "live", sp_strerror(ae));
-			report(sh, msg);
+			report_analyzer(sh, ae);
 			break;
 		}
-		if ((++n & 4095) == 0 && sh->index == 0 && sh->run->pg.enabled)
-			progress(sh);
+		if ((++n & 4095) == 0 && sh->run->pg.enabled)
+			progress(sh->run, sh->cap, sh->path);
 	}
 	running[sh->index] = NULL;
 	/* The capture layer names the file and the offset. */
 	if (e != SP_E_EOF && e != SP_E_OK && e != SP_E_AGAIN)
-		report(sh, sp_capture_error(sh->cap));
+		report(sh->run, sp_capture_error(sh->cap));
+}
+
+/* The same from the feed; its owner reports how the input ended. */
+static void
+pump_feed(struct shard *sh, sp_analyzer *an)
+{
+	const struct feed_block	*b = NULL;
+	sp_err			 ae = SP_E_OK;
+
+	while (!stop_requested) {
+		b = feed_next(sh->feed, b);
+		for (size_t i = 0; i < b->npkts && ae == SP_E_OK; i++)
+			ae = step(sh, an, SP_E_OK, &b->pkts[i]);
+		if (ae != SP_E_OK) {
+			report_analyzer(sh, ae);
+			break;
+		}
+		if (b->end != SP_E_OK)
+			break;
+	}
+	feed_leave(sh->feed, b);
 }
 
 static sp_err
@@ -326,7 +359,7 @@ shard_open(struct shard *sh)
 		    sizeof(err));
 	}
 	if (e != SP_E_OK)
-		report(sh, err);
+		report(sh->run, err);
 	return (e);
 }
 
@@ -346,13 +379,35 @@ shard_main(void *arg)
 	e = sp_analyzer_new(&an, &lim, &sh->run->o->an, recorder_event,
 	    sh->rec);
 	if (e != SP_E_OK) {
-		report(sh, sp_strerror(e));
+		report(sh->run, sp_strerror(e));
+		if (sh->feed != NULL)
+			feed_leave(sh->feed, NULL);
 		return (NULL);
 	}
-	pump(sh, an);
+	if (sh->feed != NULL)
+		pump_feed(sh, an);
+	else
+		pump_capture(sh, an);
 	shard_finish(sh, an);
+	if (sh->cap != NULL)
+		add_capture_stats(sh->run, sh->cap);
 	sp_analyzer_free(an);
 	return (NULL);
+}
+
+/* Free what the shard holds; calling it twice is harmless. */
+static void
+shard_free(struct shard *sh)
+{
+	recorder_free(sh->rec);
+	if (sh->buf != NULL)
+		fclose(sh->buf);
+	free(sh->bufp);
+	sp_capture_free(sh->cap);
+	sh->rec = NULL;
+	sh->buf = NULL;
+	sh->bufp = NULL;
+	sh->cap = NULL;
 }
 
 static int
@@ -373,17 +428,10 @@ shard_init(struct shard *sh, struct run *r, int index, int count,
 	sh->buf = open_memstream(&sh->bufp, &sh->bufn);
 	sh->rec = recorder_new(&ro, record_done, o->events ? record_each :
 	    NULL, sh);
-	return (sh->buf != NULL && sh->rec != NULL ? 0 : -1);
-}
-
-static void
-shard_free(struct shard *sh)
-{
-	recorder_free(sh->rec);
-	if (sh->buf != NULL)
-		fclose(sh->buf);
-	free(sh->bufp);
-	sp_capture_free(sh->cap);
+	if (sh->buf != NULL && sh->rec != NULL)
+		return (0);
+	shard_free(sh);
+	return (-1);
 }
 
 /*
@@ -437,40 +485,112 @@ run_live(struct run *r)
 	shard_free(&sh);
 }
 
+/* A file read by one shard, which owns its capture. */
+static void
+run_alone(struct run *r, const char *path)
+{
+	struct shard	sh;
+
+	if (shard_init(&sh, r, 0, 1, path) == 0 && shard_open(&sh) == SP_E_OK)
+		shard_main(&sh);
+	else
+		r->status = 1;
+	shard_free(&sh);
+}
+
+/* The feed's reader has read a block: move the progress line. */
+struct feed_input {
+	struct run	*r;
+	sp_capture	*cap;
+	const char	*path;
+};
+
+static void
+feed_progress(void *ud)
+{
+	struct feed_input	*in = ud;
+
+	if (in->r->pg.enabled)
+		progress(in->r, in->cap, in->path);
+}
+
 /*
- * A file, in r->o->threads shards running side by side: each reads the
- * file (the page cache makes the second read cheap) and analyses its
- * own half of the flows.  Standard input can be read only once, so it
- * gets one shard.
+ * Shards 1.. in threads, shard 0 here.  A shard whose thread cannot
+ * start leaves the feed and reads the file on its own afterwards (so
+ * the others never wait for it); standard input cannot be read twice.
+ */
+static void
+run_shards(struct shard *sh, int n, struct feed *f)
+{
+	int	started = 0;
+
+	for (int i = 1; i < n; i++) {
+		if (pthread_create(&sh[i].tid, NULL, shard_main, &sh[i]) == 0)
+			started |= 1 << i;
+		else
+			feed_leave(f, NULL);
+	}
+	shard_main(&sh[0]);
+	for (int i = 1; i < n; i++) {
+		if (started & (1 << i)) {
+			pthread_join(sh[i].tid, NULL);
+			continue;
+		}
+		sh[i].feed = NULL;
+		if (strcmp(sh[i].path, "-") == 0) {
+			report(sh[i].run, "-: cannot start a thread for "
+			    "standard input: use -j 1");
+		} else if (shard_open(&sh[i]) == SP_E_OK) {
+			shard_main(&sh[i]);
+		}
+	}
+}
+
+/*
+ * A file, in r->o->threads shards running side by side over one
+ * reading of it (feed.h), each analysing its own share of the flows.
  */
 static void
 run_file(struct run *r, const char *path)
 {
-	struct shard	sh[MAX_SHARDS];
-	int		n = strcmp(path, "-") == 0 ? 1 : r->o->threads;
-	int		started = 0;
+	const struct decode_opts	*o = r->o;
+	struct shard			 sh[MAX_SHARDS];
+	struct feed_input		 in = { r, NULL, path };
+	struct feed			*f = NULL;
+	int				 n = o->threads, ok = 0;
+	char				 err[512];
+	sp_err				 e;
 
-	for (int i = 0; i < n; i++) {
-		if (shard_init(&sh[i], r, i, n, path) != 0 ||
-		    shard_open(&sh[i]) != SP_E_OK) {
-			r->status = 1;
-			for (int k = 0; k <= i; k++)
-				shard_free(&sh[k]);
-			return;
-		}
+	if (n <= 1) {
+		run_alone(r, path);
+		return;
 	}
-	for (int i = 1; i < n; i++)
-		if (pthread_create(&sh[i].tid, NULL, shard_main, &sh[i]) == 0)
-			started |= 1 << i;
-	shard_main(&sh[0]);
-	for (int i = 1; i < n; i++) {
-		if (started & (1 << i))
-			pthread_join(sh[i].tid, NULL);
-		else
-			shard_main(&sh[i]);	/* no thread: do it here */
+	if (sp_capture_open_file(&in.cap, path, o->filter, NULL, err,
+	    sizeof(err)) != SP_E_OK) {
+		report(r, err);
+		return;
 	}
-	for (int i = 0; i < n; i++)
+	/* A shard that cannot start frees what it holds. */
+	if ((f = feed_new(in.cap, n, feed_progress, &in)) != NULL)
+		for (ok = 0; ok < n && shard_init(&sh[ok], r, ok, n, path) == 0;
+		    ok++)
+			sh[ok].feed = f;
+	if (ok == n) {
+		running[0] = in.cap;
+		run_shards(sh, n, f);
+		running[0] = NULL;
+		/* The capture layer names the file and the offset. */
+		e = feed_end(f);
+		if (e != SP_E_EOF && e != SP_E_OK)
+			report(r, sp_capture_error(in.cap));
+		add_capture_stats(r, in.cap);
+	} else {
+		report(r, sp_strerror(SP_E_NOMEM));
+	}
+	for (int i = 0; i < ok; i++)
 		shard_free(&sh[i]);
+	feed_free(f);
+	sp_capture_free(in.cap);
 }
 
 static void
