@@ -3,18 +3,38 @@
  * file includes OpenSSL; the protocol cores stay libc-only.
  */
 #include <stdbool.h>
+#include <string.h>
 
 #include <openssl/evp.h>
 
 #include "internal.h"
 #include "smtpproto/hash.h"
 
+/*
+ * Updates smaller than this are gathered first.  A message arrives a
+ * TCP segment at a time, and OpenSSL's per-call cost (the EVP dispatch,
+ * the partial block) makes 1.4 KB updates about a fifth slower than
+ * 8 KB ones with SHA-NI; the copy costs less than that.
+ */
+#define STAGE_SIZE	8192
+
 struct sp_hash {
 	EVP_MD_CTX	*ctx;
 	EVP_MD		*md;		/* fetched: ours to free */
 	enum sp_hash_alg alg;
 	bool		 done;
+	size_t		 staged;
+	uint8_t		 stage[STAGE_SIZE];
 };
+
+static bool
+unstage(sp_hash *h)
+{
+	size_t	n = h->staged;
+
+	h->staged = 0;
+	return (n == 0 || EVP_DigestUpdate(h->ctx, h->stage, n) == 1);
+}
 
 /*
  * The digest, fetched from the default provider once per handle.  The
@@ -102,8 +122,18 @@ sp_hash_update(sp_hash *h, const void *p, size_t n)
 {
 	if (h->done)
 		return (SP_E_STATE);
-	if (n == 0)
+	if (n <= STAGE_SIZE - h->staged) {
+		memcpy(h->stage + h->staged, p, n);
+		h->staged += n;
 		return (SP_E_OK);
+	}
+	if (!unstage(h))
+		return (SP_E_INTERNAL);
+	if (n < STAGE_SIZE) {
+		memcpy(h->stage, p, n);
+		h->staged = n;
+		return (SP_E_OK);
+	}
 	if (EVP_DigestUpdate(h->ctx, p, n) != 1)
 		return (SP_E_INTERNAL);
 	return (SP_E_OK);
@@ -117,7 +147,7 @@ sp_hash_final(sp_hash *h, uint8_t *md, char *hex)
 
 	if (h->done)
 		return (SP_E_STATE);
-	if (EVP_DigestFinal_ex(h->ctx, md, &len) != 1 ||
+	if (!unstage(h) || EVP_DigestFinal_ex(h->ctx, md, &len) != 1 ||
 	    len != sp_hash_len(h->alg))
 		return (SP_E_INTERNAL);
 	h->done = true;
@@ -134,6 +164,7 @@ sp_hash_final(sp_hash *h, uint8_t *md, char *hex)
 sp_err
 sp_hash_reset(sp_hash *h)
 {
+	h->staged = 0;
 	if (EVP_DigestInit_ex(h->ctx, h->md, NULL) != 1)
 		return (SP_E_INTERNAL);
 	h->done = false;

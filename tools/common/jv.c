@@ -465,10 +465,8 @@ write_value(struct ndj *w, const struct jv *v)
 	for (m = v->u.c.head; m != NULL; m = m->next) {
 		if (m != v->u.c.head)
 			ndj_put(w, ",", 1);
-		if (obj) {
-			ndj_string(w, m->key, strlen(m->key));
-			ndj_put(w, ":", 1);
-		}
+		if (obj)
+			ndj_key(w, m->key);
 		write_value(w, m->v);
 	}
 	ndj_put(w, obj ? "}" : "]", 1);

@@ -113,6 +113,36 @@ ndj_string(struct ndj *w, const char *s, size_t n)
 	ndj_put(w, "\"", 1);
 }
 
+/*
+ * A member name and its ':'.  Names are short literals with nothing to
+ * escape, written here in one pass; any other (a long one, one from
+ * the wire that needs escaping) takes ndj_string().
+ */
+#define KEY_FAST	48
+
+void
+ndj_key(struct ndj *w, const char *k)
+{
+	size_t	i = 0, start = w->len;
+	char	*b = w->b + start + 1;
+
+	if (NDJ_BUF - start >= KEY_FAST + 3) {
+		while (i < KEY_FAST && k[i] != '\0' && !esc[(unsigned char)k[i]]) {
+			b[i] = k[i];
+			i++;
+		}
+		if (k[i] == '\0') {
+			b[-1] = '"';
+			b[i] = '"';
+			b[i + 1] = ':';
+			w->len = start + i + 3;
+			return;
+		}
+	}
+	ndj_string(w, k, i + strlen(k + i));
+	ndj_put(w, ":", 1);
+}
+
 /* Digits of v, written backwards from the end of num[24]. */
 static size_t
 ndj_digits(uint64_t v, char *num)

@@ -22,6 +22,7 @@ struct ndj {
 void	ndj_put_slow(struct ndj *w, const char *p, size_t n);
 void	ndj_flush(struct ndj *w);
 void	ndj_string(struct ndj *w, const char *s, size_t n);
+void	ndj_key(struct ndj *w, const char *k);
 void	ndj_int64(struct ndj *w, int64_t v);
 void	ndj_uint64(struct ndj *w, uint64_t v);
 

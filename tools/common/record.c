@@ -187,12 +187,27 @@ endpoint(struct jv_arena *a, const struct sp_addr *addr, uint16_t port)
 static struct jv *
 enhanced_json(struct jv_arena *a, const struct sp_smtp_enhanced *e)
 {
-	char	buf[32];
+	unsigned	v[3] = { e->cls, e->subject, e->detail };
+	char		buf[32];
+	size_t		n = 0;
 
 	if (e->cls == 0)
 		return (NULL);
-	snprintf(buf, sizeof(buf), "%u.%u.%u", e->cls, e->subject, e->detail);
-	return (cstr(a, buf));
+	/* "%u.%u.%u" by hand: one per reply, and snprintf showed. */
+	for (int i = 0; i < 3; i++) {
+		char	d[12];
+		size_t	k = sizeof(d);
+
+		do {
+			d[--k] = (char)('0' + v[i] % 10);
+			v[i] /= 10;
+		} while (v[i] > 0);
+		if (i > 0)
+			buf[n++] = '.';
+		memcpy(buf + n, d + k, sizeof(d) - k);
+		n += sizeof(d) - k;
+	}
+	return (jv_strn(a, buf, n));
 }
 
 /* A reply object: code, enhanced code, text if there is one. */
@@ -820,11 +835,26 @@ static const char *const disp_names[] = {
 	[SP_MIME_DISP_OTHER] = "other",
 };
 
+/* "type/subtype", the JSON's content_type. */
+static struct jv *
+content_type(struct jv_arena *a, const struct sp_mime_part *p)
+{
+	size_t	t = strlen(p->type), st = strlen(p->subtype);
+	char	buf[256];
+
+	/* The parser bounds both (64 and 128 bytes); cut as snprintf did. */
+	t = MIN(t, (size_t)127);
+	st = MIN(st, sizeof(buf) - 1 - t);
+	memcpy(buf, p->type, t);
+	buf[t] = '/';
+	memcpy(buf + t + 1, p->subtype, st);
+	return (jv_strn(a, buf, t + 1 + st));
+}
+
 static void
 on_part_begin(struct recorder *r, struct srec *s, const struct sp_mime_part *p)
 {
 	struct jv_arena	*a = s->msg_a;
-	char		 buf[256];
 
 	if (p->kind != SP_MIME_LEAF || s->msg == NULL)
 		return;
@@ -832,8 +862,7 @@ on_part_begin(struct recorder *r, struct srec *s, const struct sp_mime_part *p)
 	s->part = jv_object(a);
 	jv_add(s->part, "path", cstr(a, p->path[0] != '\0' ? p->path : "0"));
 	jv_add(s->part, "depth", jv_int(a, (int)p->depth));
-	snprintf(buf, sizeof(buf), "%s/%s", p->type, p->subtype);
-	jv_add(s->part, "content_type", cstr(a, buf));
+	jv_add(s->part, "content_type", content_type(a, p));
 	if (p->charset[0] != '\0')
 		jv_add(s->part, "charset", cstr(a, p->charset));
 	if (disp_names[p->disposition] != NULL)

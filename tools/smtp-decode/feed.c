@@ -22,6 +22,7 @@ struct slot {
 	uint64_t		 seq;	/* which block of the capture */
 	int			 pending; /* shards still to read it */
 	struct sp_packet	*pkts;
+	uint8_t			*owner;
 	uint8_t			*data;
 	size_t			 cap;
 };
@@ -30,7 +31,8 @@ struct feed {
 	pthread_mutex_t		 lock;
 	pthread_cond_t		 cond;
 	sp_capture		*cap;
-	int			 nshards;
+	int			 nshards, nowners;
+	feed_owner_fn		*owner;
 	struct slot		*slots;
 	size_t			 nslots;
 	uint64_t		 filled;	/* blocks read so far */
@@ -42,14 +44,16 @@ struct feed {
 };
 
 struct feed *
-feed_new(sp_capture *cap, int nshards, void (*on_block)(void *), void *ud)
+feed_new(sp_capture *cap, int nshards, feed_owner_fn *owner,
+    void (*on_block)(void *), void *ud)
 {
 	struct feed	*f = calloc(1, sizeof(*f));
 
 	if (f == NULL)
 		return (NULL);
 	f->cap = cap;
-	f->nshards = nshards;
+	f->nshards = f->nowners = nshards;
+	f->owner = owner;
 	f->on_block = on_block;
 	f->ud = ud;
 	f->nslots = (size_t)nshards * FEED_SLOTS;
@@ -62,8 +66,9 @@ feed_new(sp_capture *cap, int nshards, void (*on_block)(void *), void *ud)
 
 		s->cap = FEED_DATA;
 		s->pkts = malloc(FEED_PKTS * sizeof(*s->pkts));
+		s->owner = malloc(FEED_PKTS);
 		s->data = malloc(s->cap);
-		if (s->pkts == NULL || s->data == NULL)
+		if (s->pkts == NULL || s->owner == NULL || s->data == NULL)
 			goto fail;
 	}
 	return (f);
@@ -79,6 +84,7 @@ feed_free(struct feed *f)
 		return;
 	for (size_t i = 0; f->slots != NULL && i < f->nslots; i++) {
 		free(f->slots[i].pkts);
+		free(f->slots[i].owner);
 		free(f->slots[i].data);
 	}
 	free(f->slots);
@@ -131,11 +137,12 @@ fill(struct feed *f, struct slot *s)
 			memcpy(s->data + used, p->payload, p->payload_len);
 		p->payload = (const uint8_t *)(uintptr_t)used;
 		used += p->payload_len;
-		n++;
+		s->owner[n++] = (uint8_t)f->owner(p, f->nowners);
 	}
 	for (size_t i = 0; i < n; i++)
 		s->pkts[i].payload = s->data + (uintptr_t)s->pkts[i].payload;
 	s->b.pkts = s->pkts;
+	s->b.owner = s->owner;
 	s->b.npkts = n;
 	s->b.end = e;
 }

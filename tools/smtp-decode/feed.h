@@ -25,6 +25,7 @@ struct feed;
 /* What a shard reads: a run of segments, then maybe the end. */
 struct feed_block {
 	const struct sp_packet	*pkts;
+	const uint8_t		*owner;	/* each packet's shard */
 	size_t			 npkts;
 	/*
 	 * SP_E_OK while the capture goes on, else how it stopped after
@@ -33,12 +34,16 @@ struct feed_block {
 	sp_err			 end;
 };
 
+/* Which of nshards shards analyses a packet's flow. */
+typedef int	feed_owner_fn(const struct sp_packet *, int nshards);
+
 /*
- * A feed over cap (which it does not own) for nshards readers.
+ * A feed over cap (which it does not own) for nshards readers; the
+ * reader of a block finds each packet's shard once, for all of them.
  * on_block, when set, is called by whichever shard has just read a
  * block, outside the feed's lock (the progress line).
  */
-struct feed *feed_new(sp_capture *cap, int nshards,
+struct feed *feed_new(sp_capture *cap, int nshards, feed_owner_fn *owner,
 		    void (*on_block)(void *), void *ud);
 void	feed_free(struct feed *f);
 

@@ -246,20 +246,24 @@ report(struct run *r, const char *msg)
 	pthread_mutex_unlock(&r->lock);
 }
 
+/*
+ * A packet: this shard's own, or another's, which still moves this
+ * shard's clock so that idle timeouts fire as they would in one thread.
+ */
 static sp_err
-step(struct shard *sh, sp_analyzer *an, sp_err e, const struct sp_packet *pkt)
+step(struct shard *sh, sp_analyzer *an, const struct sp_packet *pkt,
+    int owner)
+{
+	return (owner == sh->index ? sp_analyzer_packet(an, pkt) :
+	    sp_analyzer_advance(an, pkt->ts));
+}
+
+/* A live read timed out: let capture time pass. */
+static sp_err
+idle(sp_analyzer *an)
 {
 	struct timespec	now;
 
-	/*
-	 * Another shard's packet still moves this shard's clock, so that
-	 * idle timeouts fire as they would in one thread.
-	 */
-	if (e == SP_E_OK)
-		return (sh->count > 1 && shard_of(pkt, sh->count) != sh->index ?
-		    sp_analyzer_advance(an, pkt->ts) :
-		    sp_analyzer_packet(an, pkt));
-	/* A live read timed out: let capture time pass. */
 	clock_gettime(CLOCK_REALTIME, &now);
 	return (sp_analyzer_advance(an, (sp_ts)now.tv_sec * SP_TS_PER_SEC +
 	    (sp_ts)now.tv_nsec));
@@ -305,7 +309,10 @@ pump_capture(struct shard *sh, sp_analyzer *an)
 		e = sp_capture_next(sh->cap, &pkt);
 		if (e != SP_E_OK && e != SP_E_AGAIN)
 			break;
-		if ((ae = step(sh, an, e, &pkt)) != SP_E_OK) {
+		/* Alone, or a shard whose thread could not start. */
+		ae = e != SP_E_OK ? idle(an) : step(sh, an, &pkt, sh->count > 1 ?
+		    shard_of(&pkt, sh->count) : sh->index);
+		if (ae != SP_E_OK) {
 			report_analyzer(sh, ae);
 			break;
 		}
@@ -328,7 +335,7 @@ pump_feed(struct shard *sh, sp_analyzer *an)
 	while (!stop_requested) {
 		b = feed_next(sh->feed, b);
 		for (size_t i = 0; i < b->npkts && ae == SP_E_OK; i++)
-			ae = step(sh, an, SP_E_OK, &b->pkts[i]);
+			ae = step(sh, an, &b->pkts[i], b->owner[i]);
 		if (ae != SP_E_OK) {
 			report_analyzer(sh, ae);
 			break;
@@ -571,7 +578,7 @@ run_file(struct run *r, const char *path)
 		return;
 	}
 	/* A shard that cannot start frees what it holds. */
-	if ((f = feed_new(in.cap, n, feed_progress, &in)) != NULL)
+	if ((f = feed_new(in.cap, n, shard_of, feed_progress, &in)) != NULL)
 		for (ok = 0; ok < n && shard_init(&sh[ok], r, ok, n, path) == 0;
 		    ok++)
 			sh[ok].feed = f;

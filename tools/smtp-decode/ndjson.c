@@ -45,8 +45,7 @@ ndj_object(struct ndj *w, json_object *o)
 		if (!first)
 			ndj_put(w, ",", 1);
 		first = 0;
-		ndj_string(w, key, strlen(key));
-		ndj_put(w, ":", 1);
+		ndj_key(w, key);
 		ndj_value(w, val);
 	}
 	ndj_put(w, "}", 1);
