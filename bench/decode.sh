@@ -31,34 +31,46 @@ echo "peers: $(tcpdump --version 2>&1 | head -n 1); $(tshark -v 2>/dev/null | he
 echo
 
 : >"$tmp/results"
-measure "tcpdump -r F -w /dev/null" tcpdump -r "$file" -w /dev/null
+: >"$tmp/paired"
 saved_runs=$runs
 runs=${SP_BENCH_TSHARK_RUNS:-1}
 measure "tshark -Y smtp -T fields" tshark -r "$file" -Y smtp -T fields \
     -e smtp.req.command -e smtp.response.code
 runs=$saved_runs
-measure "smtp-decode F" "$decode" --no-progress -o /dev/null "$file"
-measure "smtp-decode -j 1 F" "$decode" --no-progress -j 1 -o /dev/null "$file"
-measure "smtp-decode --hashes F" "$decode" --no-progress --hashes \
+# The read floor and our rows in rounds (lib.sh): their ratio is the
+# figure that matters, and the host's speed drifts over a minute.
+rounds_add "tcpdump -r F -w /dev/null" tcpdump -r "$file" -w /dev/null
+rounds_add "smtp-decode F" "$decode" --no-progress -o /dev/null "$file"
+rounds_add "smtp-decode -j 1 F" "$decode" --no-progress -j 1 -o /dev/null \
+    "$file"
+rounds_add "smtp-decode --hashes F" "$decode" --no-progress --hashes \
     -o /dev/null "$file"
-measure "bench_analyzer F (1 thread)" "$analyzer" "$file"
+rounds_add "bench_analyzer F (1 thread)" "$analyzer" "$file"
+rounds_run
 
 awk -F'\t' -v bytes="$bytes" '
-	NR == 1 { floor = $2; floor_cpu = $5 }
-	NR == 2 { shark = $2 }
-	{ name[NR] = $1; ms[NR] = $2; best[NR] = $3; rss[NR] = $4; cpu[NR] = $5 }
+	FILENAME ~ /paired$/ { paired[$1] = $2; next }
+	$1 ~ /^tcpdump/ { floor = $2 }
+	$1 ~ /^tshark/ { shark = $2 }
+	{ n++; name[n] = $1; ms[n] = $2; best[n] = $3; rss[n] = $4; cpu[n] = $5 }
 	END {
-		printf "%-29s %7s %7s %6s %6s %6s %9s %8s\n", "tool", "wall s",
-		    "best s", "cpu s", "MB/s", "RSS MB", "x tcpdump",
-		    "vs tshark"
-		for (i = 1; i <= NR; i++)
-			printf "%-29s %7.3f %7.3f %6.2f %6.0f %6.1f %9.2f %7.1fx\n",
+		printf "%-29s %7s %7s %6s %6s %6s %9s %8s %8s\n", "tool",
+		    "wall s", "best s", "cpu s", "MB/s", "RSS MB", "x tcpdump",
+		    "paired x", "vs tshark"
+		for (i = 1; i <= n; i++) {
+			p = "-"
+			if (name[i] in paired)
+				p = sprintf("%.2f", paired[name[i]])
+			printf "%-29s %7.3f %7.3f %6.2f %6.0f %6.1f %9.2f %8s %7.1fx\n",
 			    name[i], ms[i] / 1000, best[i] / 1000, cpu[i] / 1000,
 			    bytes / 1e6 / (ms[i] / 1000), rss[i] / 1024,
-			    ms[i] / floor, shark / ms[i]
-	}' "$tmp/results"
+			    ms[i] / floor, p, shark / ms[i]
+		}
+	}' "$tmp/paired" "$tmp/results"
 echo
-echo "x tcpdump: median wall time over tcpdump's (the aim is at most 3);"
+echo "x tcpdump: median wall time over tcpdump's; paired x: the median over"
+echo "  the rounds of the wall time over tcpdump's in the same round (the"
+echo "  aim is at most 3: the paired figure holds when the host's speed drifts);"
 echo "vs tshark: how many times faster than tshark (the aim is at least 20)."
 "$decode" --no-progress --stats -o /dev/null "$file" 2>&1 | sed 's/^/  /'
 echo

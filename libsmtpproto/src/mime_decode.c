@@ -155,12 +155,77 @@ b64_ssse3(const uint8_t *in, size_t n, uint8_t *out, size_t *k)
 	return (i);
 }
 
+/*
+ * The same with AVX2, 32 characters to 24 bytes a step: the shuffles
+ * work within each 16-byte lane, so the tables are the SSSE3 ones
+ * twice, and a final permutation closes the 4-byte hole between the
+ * lanes' 12 bytes.  A step stores 32 bytes, so it runs only while 40
+ * characters remain.
+ */
+__attribute__((target("avx2"))) static size_t
+b64_avx2(const uint8_t *in, size_t n, uint8_t *out, size_t *k)
+{
+	const __m256i	lut_lo = _mm256_setr_epi8(0x15, 0x11, 0x11, 0x11,
+	    0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x13, 0x1a, 0x1b, 0x1b, 0x1b,
+	    0x1a, 0x15, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11,
+	    0x13, 0x1a, 0x1b, 0x1b, 0x1b, 0x1a);
+	const __m256i	lut_hi = _mm256_setr_epi8(0x10, 0x10, 0x01, 0x02,
+	    0x04, 0x08, 0x04, 0x08, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10,
+	    0x10, 0x10, 0x10, 0x01, 0x02, 0x04, 0x08, 0x04, 0x08, 0x10, 0x10,
+	    0x10, 0x10, 0x10, 0x10, 0x10, 0x10);
+	const __m256i	lut_roll = _mm256_setr_epi8(0, 16, 19, 4, -65, -65,
+	    -71, -71, 0, 0, 0, 0, 0, 0, 0, 0, 0, 16, 19, 4, -65, -65, -71, -71,
+	    0, 0, 0, 0, 0, 0, 0, 0);
+	const __m256i	pack = _mm256_setr_epi8(2, 1, 0, 6, 5, 4, 10, 9, 8,
+	    14, 13, 12, -1, -1, -1, -1, 2, 1, 0, 6, 5, 4, 10, 9, 8, 14, 13, 12,
+	    -1, -1, -1, -1);
+	const __m256i	join = _mm256_setr_epi32(0, 1, 2, 4, 5, 6, 7, 7);
+	const __m256i	m2f = _mm256_set1_epi8(0x2f);
+	const __m256i	zero = _mm256_setzero_si256();
+	size_t		i = 0, o = *k;
+
+	while (n - i >= 40) {
+		__m256i	v = _mm256_loadu_si256((const __m256i *)(in + i));
+		__m256i	hin = _mm256_and_si256(_mm256_srli_epi32(v, 4), m2f);
+		__m256i	bad = _mm256_and_si256(_mm256_shuffle_epi8(lut_lo,
+		    _mm256_and_si256(v, m2f)), _mm256_shuffle_epi8(lut_hi, hin));
+		__m256i	roll = _mm256_shuffle_epi8(lut_roll,
+		    _mm256_add_epi8(_mm256_cmpeq_epi8(v, m2f), hin));
+		unsigned	ok = (unsigned)_mm256_movemask_epi8(
+		    _mm256_cmpeq_epi8(bad, zero));
+		unsigned	q = ok == 0xffffffffu ? 8 :
+		    (unsigned)__builtin_ctz(~ok) / 4;
+
+		if (q == 0)
+			break;
+		v = _mm256_add_epi8(v, roll);
+		v = _mm256_maddubs_epi16(v, _mm256_set1_epi32(0x01400140));
+		v = _mm256_madd_epi16(v, _mm256_set1_epi32(0x00011000));
+		v = _mm256_permutevar8x32_epi32(_mm256_shuffle_epi8(v, pack),
+		    join);
+		_mm256_storeu_si256((__m256i *)(out + o), v);
+		o += 3 * q;
+		i += 4 * q;
+		if (q < 8)
+			break;
+	}
+	*k = o;
+	return (i);
+}
+
+/* The widest the CPU has; the SSSE3 steps take a tail the AVX2 can't. */
 static size_t
 b64_simd(const uint8_t *in, size_t n, uint8_t *out, size_t *k)
 {
-	if (n < 24 || !__builtin_cpu_supports("ssse3"))
+	size_t	i = 0;
+
+	if (n < 24)
 		return (0);
-	return (b64_ssse3(in, n, out, k));
+	if (n >= 40 && __builtin_cpu_supports("avx2"))
+		i = b64_avx2(in, n, out, k);
+	if (n - i >= 24 && __builtin_cpu_supports("ssse3"))
+		i += b64_ssse3(in + i, n - i, out, k);
+	return (i);
 }
 #else
 static size_t

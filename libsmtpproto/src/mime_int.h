@@ -70,8 +70,9 @@ size_t	sp__b64_run(struct sp__b64 *s, const uint8_t *in, size_t n,
 /*
  * The fast path of sp__b64_run, for a caller with no quantum open: whole
  * quanta of alphabet characters from the start of in, stopping before
- * the first quantum holding anything else.  out + *k needs room for the
- * bytes decoded plus 4 (the vector step stores 16 bytes for 12).
+ * the first quantum holding anything else.  out + *k needs room for
+ * (n / 4) * 3 + 4 bytes: the vector steps store whole registers, and
+ * run only while enough characters remain for that to fit.
  * Returns the characters used; *k grows by the bytes written.
  */
 size_t	sp__b64_quanta(const uint8_t *in, size_t n, uint8_t *out,
