@@ -413,7 +413,29 @@ static const uint8_t data_stop[256] = { ['\r'] = 1, ['\n'] = 1, ['\0'] = 1 };
  * vector (or a word) at a time rather than byte by byte.
  */
 #if defined(__SSE2__)
-#include <emmintrin.h>
+#include <immintrin.h>
+
+/* 32 bytes a step where the CPU has AVX2 (chosen at run time). */
+__attribute__((target("avx2"))) static size_t
+text_span32(const uint8_t *s, size_t i, size_t n)
+{
+	const __m256i	cr = _mm256_set1_epi8('\r');
+	const __m256i	lf = _mm256_set1_epi8('\n');
+	const __m256i	nul = _mm256_setzero_si256();
+	unsigned	stops;
+
+	while (n - i >= 32) {
+		__m256i	v = _mm256_loadu_si256((const __m256i *)(s + i));
+
+		stops = (unsigned)_mm256_movemask_epi8(_mm256_or_si256(
+		    _mm256_or_si256(_mm256_cmpeq_epi8(v, cr),
+		    _mm256_cmpeq_epi8(v, lf)), _mm256_cmpeq_epi8(v, nul)));
+		if (stops != 0)
+			return (i + (size_t)__builtin_ctz(stops));
+		i += 32;
+	}
+	return (i);
+}
 
 static size_t
 text_span(const uint8_t *s, size_t i, size_t n)
@@ -422,6 +444,11 @@ text_span(const uint8_t *s, size_t i, size_t n)
 	const __m128i	nul = _mm_setzero_si128();
 	int		stops;
 
+	if (n - i >= 32 && __builtin_cpu_supports("avx2")) {
+		i = text_span32(s, i, n);
+		if (n - i >= 32)
+			return (i);		/* a stop, found */
+	}
 	while (n - i >= 16) {
 		__m128i	v = _mm_loadu_si128((const __m128i *)(s + i));
 
