@@ -51,7 +51,7 @@ json_ts(sp_ts ts)
 	return (json_object_new_double_s((double)(ts / 1000) / 1e6, buf));
 }
 
-/* Keys on each side of the writer's one-pass limit (48 bytes). */
+/* Keys on each side of the writer's vector (16) and one-pass (48) limits. */
 #define KEY47	"capabilities_of_the_server_as_they_were_offered"
 
 /* Key -> value only when value is not NULL; the key is a literal. */
@@ -118,7 +118,8 @@ static json_object *
 rnd_container(uint32_t *x, int depth)
 {
 	static const char *const keys[] = { "a", "ts", "k\"q", "path/x",
-	    "\x01", "uid", "", KEY47, KEY47 "x", KEY47 "xy\"z" };
+	    "\x01", "uid", "", KEY47, KEY47 "x", KEY47 "xy\"z",
+	    "fifteen_chars_x", "sixteen_chars_xx", "fourteen_ch\tx" };
 	int		 obj = rnd(x) % 2, n = (int)(rnd(x) % 6);
 	json_object	*c = obj ? json_object_new_object() :
 	    json_object_new_array();
@@ -127,7 +128,7 @@ rnd_container(uint32_t *x, int depth)
 		json_object *v = rnd_value(x, depth + 1);
 
 		if (obj)
-			json_object_object_add(c, keys[rnd(x) % 10], v);
+			json_object_object_add(c, keys[rnd(x) % 13], v);
 		else
 			json_object_array_add(c, v);
 	}
@@ -160,7 +161,8 @@ static struct jv *
 rnd_jv_container(struct jv_arena *a, uint32_t *x, int depth, json_object **jo)
 {
 	static const char *const keys[] = { "a", "ts", "k\"q", "path/x",
-	    "\x01", "uid", "", KEY47, KEY47 "x", KEY47 "xy\"z" };
+	    "\x01", "uid", "", KEY47, KEY47 "x", KEY47 "xy\"z",
+	    "fifteen_chars_x", "sixteen_chars_xx", "fourteen_ch\tx" };
 	int		 obj = rnd(x) % 2, n = (int)(rnd(x) % 6);
 	struct jv	*c = obj ? jv_object(a) : jv_array(a);
 
@@ -168,7 +170,7 @@ rnd_jv_container(struct jv_arena *a, uint32_t *x, int depth, json_object **jo)
 	for (int i = 0; i < n; i++) {
 		json_object	*jv;
 		struct jv	*v = rnd_jv(a, x, depth + 1, &jv);
-		const char	*k = keys[rnd(x) % 10];
+		const char	*k = keys[rnd(x) % 13];
 
 		if (!obj) {
 			jv_push(c, v);
