@@ -213,25 +213,40 @@ b64_avx2(const uint8_t *in, size_t n, uint8_t *out, size_t *k)
 	return (i);
 }
 
-/* The widest the CPU has; the SSSE3 steps take a tail the AVX2 can't. */
+/*
+ * The widest the CPU has; the SSSE3 steps take a tail the AVX2 can't.
+ * *stopped: a step found a byte outside the alphabet, so nothing more
+ * decodes here (the quantum it is in is the caller's to judge).
+ */
 static size_t
-b64_simd(const uint8_t *in, size_t n, uint8_t *out, size_t *k)
+b64_simd(const uint8_t *in, size_t n, uint8_t *out, size_t *k,
+    bool *stopped)
 {
 	size_t	i = 0;
 
+	*stopped = false;
 	if (n < 24)
 		return (0);
-	if (n >= 40 && __builtin_cpu_supports("avx2"))
+	if (n >= 40 && __builtin_cpu_supports("avx2")) {
 		i = b64_avx2(in, n, out, k);
-	if (n - i >= 24 && __builtin_cpu_supports("ssse3"))
+		if (n - i >= 40) {
+			*stopped = true;
+			return (i);
+		}
+	}
+	if (n - i >= 24 && __builtin_cpu_supports("ssse3")) {
 		i += b64_ssse3(in + i, n - i, out, k);
+		*stopped = n - i >= 24;
+	}
 	return (i);
 }
 #else
 static size_t
-b64_simd(const uint8_t *in, size_t n, uint8_t *out, size_t *k)
+b64_simd(const uint8_t *in, size_t n, uint8_t *out, size_t *k,
+    bool *stopped)
 {
 	(void)in, (void)n, (void)out, (void)k;
+	*stopped = false;
 	return (0);
 }
 #endif
@@ -244,8 +259,12 @@ b64_simd(const uint8_t *in, size_t n, uint8_t *out, size_t *k)
 size_t
 sp__b64_quanta(const uint8_t *in, size_t n, uint8_t *out, size_t *k)
 {
-	size_t		i = b64_simd(in, n, out, k), o = *k;
+	bool		stopped;
+	size_t		i = b64_simd(in, n, out, k, &stopped), o = *k;
 	uint32_t	v, w;
+
+	if (stopped)
+		return (i);
 
 	while (n - i >= 8) {
 		v = b64_quantum(in + i);
