@@ -16,12 +16,19 @@ static const char *const field_names[] = {
 #undef X
 };
 
+/* Their lengths, so that a field's name is compared only with its peers. */
+static const uint8_t field_lens[] = {
+#define X(name, str)	sizeof(str) - 1,
+	SP_MIME_FIELD_MAP(X)
+#undef X
+};
+
 enum sp_mime_field
 sp_mime_field_id(const uint8_t *name, size_t len)
 {
 	/* Field names are case-insensitive (RFC 5322 1.2.2). */
 	for (size_t i = 1; i < SP_NELEM(field_names); i++)
-		if (strlen(field_names[i]) == len &&
+		if (field_lens[i] == len &&
 		    strncasecmp(field_names[i], (const char *)name, len) == 0)
 			return ((enum sp_mime_field)i);
 	return (SP_MIME_F_OTHER);
