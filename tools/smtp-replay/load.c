@@ -538,8 +538,20 @@ worker_main(void *arg)
 	}
 	sp_client_free(w->c);
 	w->c = NULL;
-	atomic_fetch_sub(&run->running, 1);
+	load_worker_done(run);
 	return (NULL);
+}
+
+/*
+ * SIGUSR1 is blocked in every thread and is one of the signals the
+ * supervisor waits for, so this ends its wait at once rather than at
+ * its next 50 ms tick (a tenth of a short run).
+ */
+void
+load_worker_done(struct load_run *run)
+{
+	if (atomic_fetch_sub(&run->running, 1) == 1)
+		pthread_kill(run->supervisor, SIGUSR1);
 }
 
 /* RFC 5321 4.5.2 transparency, once for the whole run. */
@@ -619,7 +631,9 @@ supervise(struct load_run *run, const sigset_t *sigs)
 	while (atomic_load(&run->running) > 0) {
 		struct timespec ts = { 0, 50 * 1000 * 1000 };
 
-		if (sigtimedwait(sigs, NULL, &ts) > 0) {
+		int sig = sigtimedwait(sigs, NULL, &ts);
+
+		if (sig == SIGINT || sig == SIGTERM) {
 			run->interrupted = 1;
 			stop_run(run);
 		}
@@ -647,7 +661,7 @@ report(const struct load_cfg *cfg, const struct ls_stats *st, double secs)
 	else
 		printf(", %u message(s) of %zu bytes per session%s%s\n",
 		    cfg->per_session, cfg->size, cfg->pipelining ?
-		    ", pipelining when offered" : "", cfg->starttls ?
+		    ", pipelining when offered" : ", lock-step", cfg->starttls ?
 		    ", STARTTLS" : "");
 	if (cfg->speed > 0)
 		printf("recorded timing at speed %g (pauses at most %u ms)\n",
@@ -716,7 +730,11 @@ usage(FILE *f)
 "  --size BYTES            generated message size (default 4096)\n"
 "  --rcpts N               RCPT commands per message (default 1)\n"
 "  --from ADDR --rcpt ADDR --helo NAME\n"
-"  --pipelining            RFC 2920 groups when the server offers it\n"
+"  --no-pipelining         lock-step: one command, one reply (by default\n"
+"                          RFC 2920 groups when the server offers\n"
+"                          PIPELINING, as Postfix sends)\n"
+"  --spin USEC             the event engine polls up to USEC before\n"
+"                          sleeping for a reply (default 100; 0: never)\n"
 "  --starttls [--ca-file F | --no-verify]\n"
 "  --script FILE           play a session script instead (script.h)\n"
 "  INPUT...                or recorded sessions: captures, decode JSON\n"
@@ -741,7 +759,7 @@ usage(FILE *f)
 enum {
 	O_LOAD = 256, O_TARGET, O_CONC, O_REPEAT, O_MESSAGES, O_RATE,
 	O_DURATION, O_TIMEOUT, O_SIZE, O_RCPTS, O_FROM, O_RCPT, O_HELO,
-	O_PIPE, O_STARTTLS, O_CAFILE, O_NOVERIFY, O_SCRIPT, O_JSON,
+	O_PIPE, O_NOPIPE, O_SPIN, O_STARTTLS, O_CAFILE, O_NOVERIFY, O_SCRIPT, O_JSON,
 	O_NOPROGRESS, O_SPEED, O_MAX_GAP, O_ENGINE, O_HELP
 };
 
@@ -761,6 +779,8 @@ static const struct option load_opts[] = {
 	{ "rcpt", required_argument, NULL, O_RCPT },
 	{ "helo", required_argument, NULL, O_HELO },
 	{ "pipelining", no_argument, NULL, O_PIPE },
+	{ "no-pipelining", no_argument, NULL, O_NOPIPE },
+	{ "spin", required_argument, NULL, O_SPIN },
 	{ "starttls", no_argument, NULL, O_STARTTLS },
 	{ "ca-file", required_argument, NULL, O_CAFILE },
 	{ "no-verify", no_argument, NULL, O_NOVERIFY },
@@ -821,6 +841,11 @@ load_opt(struct load_cfg *cfg, int ch, const char *a, char *tbuf,
 			return (bad("--rcpts", a));
 		cfg->rcpts = (unsigned)v;
 		return (0);
+	case O_SPIN:
+		if (ls_parse_u64(a, 0, 1000000, &v) != 0)
+			return (bad("--spin", a));
+		cfg->spin_us = (unsigned)v;
+		return (0);
 	default:
 		break;
 	}
@@ -835,6 +860,7 @@ load_opt2(struct load_cfg *cfg, int ch, const char *a)
 	case O_RCPT: cfg->rcpt = a; return (0);
 	case O_HELO: cfg->helo = a; return (0);
 	case O_PIPE: cfg->pipelining = 1; return (0);
+	case O_NOPIPE: cfg->pipelining = 0; return (0);
 	case O_STARTTLS: cfg->starttls = 1; return (0);
 	case O_CAFILE: cfg->ca_file = a; return (0);
 	case O_NOVERIFY: cfg->no_verify = 1; return (0);
@@ -914,6 +940,7 @@ parse_args(struct load_cfg *cfg, int argc, char **argv, char *tbuf,
 
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->concurrency = 1, cfg->sessions = 1, cfg->per_session = 1;
+	cfg->pipelining = 1, cfg->spin_us = 100;
 	cfg->rcpts = 1, cfg->size = 4096, cfg->duration = 600;
 	cfg->timeout = 30, cfg->progress = isatty(STDERR_FILENO);
 	cfg->from = "load@smtp-replay.invalid";
@@ -1022,7 +1049,8 @@ start_workers(struct load_run *run, struct worker *w, unsigned n)
 	}
 	if (i < n) {
 		/* Those not started will never decrement the count. */
-		atomic_fetch_sub(&run->running, n - i);
+		for (unsigned k = i; k < n; k++)
+			load_worker_done(run);
 		fprintf(stderr, "smtp-replay: started %u of %u threads\n",
 		    i, n);
 	}
@@ -1060,7 +1088,9 @@ run_load(struct load_run *run, struct ls_stats *total)
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGUSR1);	/* load_worker_done() */
 	pthread_sigmask(SIG_BLOCK, &sigs, &old);
+	run->supervisor = pthread_self();
 	run->t0 = ls_now();
 	run->deadline = run->t0 + (uint64_t)(cfg->duration * 1e9);
 	started = start_workers(run, w, cfg->concurrency);

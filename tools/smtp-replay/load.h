@@ -40,6 +40,7 @@ struct load_cfg {
 	size_t		 size;
 	double		 rate, duration, timeout;
 	int		 pipelining, starttls, no_verify, progress;
+	unsigned	 spin_us;	/* event engine: poll before sleeping */
 	/* Recorded sessions (captures, decode JSON, scripts) to play. */
 	char *const	*inputs;
 	int		 ninputs;
@@ -69,7 +70,11 @@ struct load_run {
 	atomic_ullong		 next;		/* next session's ticket */
 	atomic_ullong		 done, ok, msgs, errs;
 	atomic_uint		 running;
+	pthread_t		 supervisor;	/* woken when it reaches 0 */
 };
+
+/* A worker is done: the last one wakes the supervisor at once. */
+void	load_worker_done(struct load_run *run);
 
 struct worker {
 	pthread_t		 tid;

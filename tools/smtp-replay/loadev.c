@@ -1,8 +1,8 @@
 /*
  * loadev.c - the event-driven engine of load mode, for the built-in
  * session (banner, EHLO, MAIL, RCPT..., DATA, message, end of data,
- * QUIT; -k transactions per connection; RFC 2920 groups with
- * --pipelining).
+ * QUIT; -k transactions per connection; RFC 2920 groups when the
+ * server offers PIPELINING, unless --no-pipelining).
  *
  * Why: the threaded engine (load.c) runs one blocking client per
  * thread, so every reply wakes a thread, and on a small machine the
@@ -72,6 +72,8 @@ struct ev_loop {
 	unsigned	 nconns, active;
 	int		 exhausted;	/* no session left to start */
 	uint64_t	 now, wake_at, tmo, last_scan;
+	uint64_t	 spin_ns;	/* 0: never poll before sleeping */
+	unsigned	 spin_misses, spin_skip;
 	uint8_t		*rbuf;
 	/* The commands, built once: they never change in a run. */
 	char		*ehlo, *mail, *rcpt, *group;
@@ -438,7 +440,7 @@ add_fd(struct ev_conn *c)
 	struct epoll_event e;
 
 	memset(&e, 0, sizeof(e));
-	e.events = EPOLLIN | EPOLLOUT | EPOLLET;
+	e.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
 	e.data.ptr = c;
 	return (epoll_ctl(c->L->ep, EPOLL_CTL_ADD, c->fd, &e));
 }
@@ -541,15 +543,20 @@ on_connect(struct ev_conn *c, uint32_t ev)
 
 /*
  * Read until a short read: with edge-triggered events no new event
- * comes for bytes already there.  EOF or a reset before QUIT's reply
- * fails the session.
+ * comes for bytes already there.  A short read is the end only while
+ * the peer's side is open: when the event says it closed (the last
+ * reply and the FIN can come in one edge), reading goes on to the EOF,
+ * which no later event would announce.  EOF or a reset before QUIT's
+ * reply fails the session.
  */
 static void
-on_readable(struct ev_conn *c)
+on_readable(struct ev_conn *c, uint32_t ev)
 {
+	int	closing = (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
 	ssize_t	n = EV_RBUF;
 
-	while (n == EV_RBUF && !c->failed && !c->done) {
+	while ((n == EV_RBUF || (n > 0 && closing)) && !c->failed &&
+	    !c->done) {
 		n = read(c->fd, c->L->rbuf, EV_RBUF);
 		if (n < 0 && errno == EINTR)
 			n = EV_RBUF;
@@ -574,8 +581,8 @@ on_event(struct ev_conn *c, uint32_t ev)
 	}
 	if ((ev & EPOLLOUT) && c->nout > 0)
 		(void)flush(c);
-	if (!c->failed && (ev & (EPOLLIN | EPOLLERR | EPOLLHUP)))
-		on_readable(c);
+	if (!c->failed && (ev & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)))
+		on_readable(c, ev);
 out:
 	if (c->failed || c->done)
 		finish(c);
@@ -653,6 +660,48 @@ sleep_ms(const struct ev_loop *L)
 	return ((int)((ns + 999999) / 1000000));
 }
 
+/*
+ * Wait for events, first polling for up to --spin microseconds.  On
+ * loopback, and more so in a virtual machine, much of a round trip can
+ * be waking this thread on another core rather than the server's
+ * work; polling through the server's short turns takes that out, so
+ * the client goes at the server's pace and the latencies it reports
+ * are the server's, not its own wakeups.  A poll that ends with
+ * nothing is time taken from the server on a busy machine, and a
+ * server far away (a millisecond round trip) makes every poll such a
+ * miss: after eight misses in a row the next 2, 4, ... up to 1024
+ * waits sleep at once.  One hit starts polling every time again.
+ */
+static int
+wait_events(struct ev_loop *L, struct epoll_event *ev)
+{
+	uint64_t	until;
+	int		n = epoll_wait(L->ep, ev, EV_BATCH, 0);
+
+	if (n != 0 || L->spin_ns == 0)
+		return (n != 0 ? n : epoll_wait(L->ep, ev, EV_BATCH,
+		    sleep_ms(L)));
+	if (L->spin_skip > 0) {
+		L->spin_skip--;
+		return (epoll_wait(L->ep, ev, EV_BATCH, sleep_ms(L)));
+	}
+	until = ls_now() + L->spin_ns;
+	if (L->wake_at > L->now && L->wake_at < until)
+		until = L->wake_at;	/* a paced start is due */
+	while ((n = epoll_wait(L->ep, ev, EV_BATCH, 0)) == 0 &&
+	    ls_now() < until)
+		continue;
+	if (n != 0) {
+		L->spin_misses = 0;
+		return (n);
+	}
+	if (L->spin_misses < 17)
+		L->spin_misses++;
+	if (L->spin_misses > 7)
+		L->spin_skip = 1u << (L->spin_misses - 7);
+	return (epoll_wait(L->ep, ev, EV_BATCH, sleep_ms(L)));
+}
+
 static void
 loop(struct ev_loop *L)
 {
@@ -666,7 +715,7 @@ loop(struct ev_loop *L)
 		fill(L);
 		if (L->exhausted && L->active == 0)
 			break;
-		n = epoll_wait(L->ep, ev, EV_BATCH, sleep_ms(L));
+		n = wait_events(L, ev);
 		L->now = ls_now();
 		for (int k = 0; k < n; k++) {
 			if (ev[k].data.ptr == NULL)
@@ -782,6 +831,9 @@ loop_init(struct ev_loop *L, struct load_run *run, struct ls_stats *st)
 	L->cfg = run->cfg;
 	L->st = st;
 	L->tmo = (uint64_t)(run->cfg->timeout * 1e9);
+	/* On one core the server could not run while this one polls. */
+	if (sysconf(_SC_NPROCESSORS_ONLN) > 1)
+		L->spin_ns = (uint64_t)run->cfg->spin_us * 1000;
 	L->ep = epoll_create1(EPOLL_CLOEXEC);
 	L->rbuf = malloc(EV_RBUF);
 	if (L->ep < 0 || L->rbuf == NULL || build_commands(L) != 0 ||
@@ -815,6 +867,6 @@ loadev_main(void *arg)
 	else
 		loop(&L);
 	loop_free(&L);
-	atomic_fetch_sub(&w->run->running, 1);
+	load_worker_done(w->run);
 	return (NULL);
 }
