@@ -46,6 +46,7 @@ rounds_add "smtp-decode -j 1 F" "$decode" --no-progress -j 1 -o /dev/null \
 rounds_add "smtp-decode --hashes F" "$decode" --no-progress --hashes \
     -o /dev/null "$file"
 rounds_add "bench_analyzer F (1 thread)" "$analyzer" "$file"
+cat "$file" >/dev/null
 rounds_run
 
 awk -F'\t' -v bytes="$bytes" '

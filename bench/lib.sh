@@ -83,12 +83,6 @@ timed() {
 	    'END { printf "%d %d %d\n", ms, $1, ($2 + $3) * 1000 }' "$tmp/rusage"
 }
 
-# median COLUMN FILE: the median of a column of numbers.
-median() {
-	sort -n -k "$1,$1" "$2" | awk -v c="$1" '{ v[NR] = $c }
-	    END { print v[int((NR + 1) / 2)] }'
-}
-
 # measure NAME CMD...: SP_BENCH_RUNS runs on a warm cache; appends
 # "NAME median_wall_ms best_wall_ms max_rss_kb median_cpu_ms" to
 # $tmp/results.
@@ -106,51 +100,16 @@ measure() {
 	    "$(median 3 "$tmp/runs")" >>"$tmp/results"
 }
 
-# rounds_add NAME CMD...: a command for rounds_run.
-rounds_add() {
-	local name=$1
-	shift
-	round_names+=("$name")
-	round_cmds+=("$(printf '%q ' "$@")")
-}
+# shellcheck source=bench/rounds.sh
+. "$src/bench/rounds.sh"
 
-# rounds_run: SP_BENCH_RUNS rounds, each running every command added
-# once, in order; then a results line each, as measure() writes, and a
-# line "NAME RATIO" to $tmp/paired: the median over the rounds of its
-# wall time over the first command's in the same round.  The
-# rows to be compared are timed in rounds, not one after the other, so
-# that a change in the machine's speed while the benchmark runs (a
-# neighbour on the host, the clock) falls on all of them alike and
-# their ratios hold.
-rounds_run() {
-	local i j
-	cat "$file" >/dev/null
-	for ((j = 0; j < ${#round_cmds[@]}; j++)); do
-		: >"$tmp/runs.$j"
-	done
-	for ((i = 0; i < runs; i++)); do
-		for ((j = 0; j < ${#round_cmds[@]}; j++)); do
-			eval "timed ${round_cmds[$j]}" >>"$tmp/runs.$j"
-		done
-	done
-	for ((j = 0; j < ${#round_cmds[@]}; j++)); do
-		printf '%s\t%s\t%s\t%s\t%s\n' "${round_names[$j]}" \
-		    "$(median 1 "$tmp/runs.$j")" \
-		    "$(sort -n "$tmp/runs.$j" | head -n 1 | cut -d' ' -f1)" \
-		    "$(sort -n -k 2,2 "$tmp/runs.$j" | tail -n 1 | cut -d' ' -f2)" \
-		    "$(median 3 "$tmp/runs.$j")" >>"$tmp/results"
-		# Each round's wall time over the first command's, in the
-		# same round: the median of those is $tmp/paired's figure.
-		paste -d' ' "$tmp/runs.0" "$tmp/runs.$j" |
-		    awk '{ print $4 / $1 }' >"$tmp/ratios"
-		printf '%s\t%s\n' "${round_names[$j]}" \
-		    "$(median 1 "$tmp/ratios")" >>"$tmp/paired"
-	done
-	round_names=()
-	round_cmds=()
+# rounds_result NAME RUNS: rounds_run's results line, as measure()'s.
+rounds_result() {
+	printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$(median 1 "$2")" \
+	    "$(sort -n "$2" | head -n 1 | cut -d' ' -f1)" \
+	    "$(sort -n -k 2,2 "$2" | tail -n 1 | cut -d' ' -f2)" \
+	    "$(median 3 "$2")" >>"$tmp/results"
 }
-round_names=()
-round_cmds=()
 
 # val KEY FILE: the value of a key=value line.
 val() {

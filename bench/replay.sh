@@ -3,18 +3,19 @@
 # in the same run, against one Postfix smtp-sink on loopback, with the
 # same number and size of messages at each concurrency: one message per
 # session (smtp-source's default), then every message of a slot over one
-# connection (smtp-source -d, smtp-replay -k).  smtp-replay runs lock-step
-# and with RFC 2920 pipelining.  Prints messages/s (from the median wall
-# time of the whole process), CPU, the ratio to smtp-source, and
-# smtp-replay's per-phase latency percentiles, which smtp-source cannot
-# give.  Nothing passes or fails on a figure.
+# connection (smtp-source -d, smtp-replay -k).  smtp-replay runs as it
+# comes (RFC 2920 groups, since smtp-sink offers PIPELINING) and
+# lock-step.  The rows are timed in rounds (rounds.sh).  Prints
+# messages/s (from the median wall time of the whole process), CPU, the
+# ratio to smtp-source, and smtp-replay's per-phase latency percentiles,
+# which smtp-source cannot give.  Nothing passes or fails on a figure.
 #
 # Environment:
 #   SP_BUILD_DIR              build folder (default build)
 #   SP_BENCH_LOAD_MESSAGES    messages per run (default 5000)
 #   SP_BENCH_LOAD_SIZE        message size in bytes (default 4096)
 #   SP_BENCH_LOAD_CONC        concurrencies (default "1 10 50")
-#   SP_BENCH_RUNS             runs per row, median taken (default 3)
+#   SP_BENCH_RUNS             rounds, median taken (default 3)
 set -euo pipefail
 
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -60,29 +61,25 @@ done
 target=127.0.0.1:$port
 
 # timed CMD...: one run; prints "wall_ms cpu_ms" (wall in ns steps).
+# Its output stays in $tmp/stdout.N, N the rounds index (rounds.sh).
 timed() {
 	local t0 t1
 	t0=$(date +%s%N)
 	/usr/bin/time -f '%U %S' -o "$tmp/rusage" "$@" >"$tmp/stdout" \
 	    2>"$tmp/stderr" || die "failed: $* ($(tail -n 3 "$tmp/stderr"))"
 	t1=$(date +%s%N)
+	cp "$tmp/stdout" "$tmp/stdout.${round_j:-0}"
 	awk -v ms=$(( (t1 - t0) / 1000000 )) \
 	    'END { printf "%d %d\n", ms, ($1 + $2) * 1000 }' "$tmp/rusage"
 }
 
-# measure NAME CMD...: median wall and CPU of $runs runs to results.
-measure() {
-	local name=$1 i
-	shift
-	: >"$tmp/runs"
-	for ((i = 0; i < runs; i++)); do
-		timed "$@" >>"$tmp/runs"
-	done
-	printf '%s\t%s\t%s\n' "$name" \
-	    "$(sort -n -k 1,1 "$tmp/runs" | awk '{ v[NR] = $1 }
-	        END { print v[int((NR + 1) / 2)] }')" \
-	    "$(sort -n -k 2,2 "$tmp/runs" | awk '{ v[NR] = $2 }
-	        END { print v[int((NR + 1) / 2)] }')" >>"$tmp/results"
+# shellcheck source=bench/rounds.sh
+. "$src/bench/rounds.sh"
+
+# rounds_result NAME RUNS: median wall and CPU to the results.
+rounds_result() {
+	printf '%s\t%s\t%s\n' "$1" "$(median 1 "$2")" "$(median 2 "$2")" \
+	    >>"$tmp/results"
 }
 
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
@@ -90,79 +87,85 @@ echo "== smtp-replay load benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "machine: $(nproc) cores, $cpu; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "libsmtpproto $(git -C "$src" describe --always --dirty 2>/dev/null || echo '?')"
 echo "server: Postfix smtp-sink on $target (one process, shared by every row)"
-echo "work: $n messages of $size bytes, one per session; $runs run(s) per row,"
-echo "  median wall time of the whole process; CPU is the client's user+sys"
+echo "work: $n messages of $size bytes, one per session; $runs round(s) of every"
+echo "  row, median wall time of the whole process; CPU is the client's user+sys"
 echo
 
 : >"$tmp/results"
+: >"$tmp/paired"
 for c in $concs; do
-	measure "smtp-source -s $c" smtp-source -s "$c" -m "$n" -l "$size" \
+	k=$(( (n + c - 1) / c ))
+	common=(--load --no-progress --target "$target" --concurrency "$c")
+	# One message per connection: smtp-replay as it comes (RFC 2920
+	# groups, since smtp-sink offers PIPELINING; polling for replies)
+	# and lock-step, as smtp-source goes.
+	rounds_add "smtp-source -s $c" smtp-source -s "$c" -m "$n" -l "$size" \
 	    "$target"
-	measure "smtp-replay -c $c" "$tool" --load --no-progress \
-	    --target "$target" --concurrency "$c" --repeat "$n" --size "$size"
-	cp "$tmp/stdout" "$tmp/table-plain-$c.txt"
-	measure "smtp-replay -c $c --pipelining" "$tool" --load --no-progress \
-	    --target "$target" --concurrency "$c" --repeat "$n" --size "$size" \
-	    --pipelining --json "$tmp/last-$c.json"
-	cp "$tmp/stdout" "$tmp/table-$c.txt"
+	rounds_add "smtp-replay -c $c" "$tool" "${common[@]}" --repeat "$n" \
+	    --size "$size"
+	rounds_add "smtp-replay -c $c --no-pipelining" "$tool" "${common[@]}" \
+	    --repeat "$n" --size "$size" --no-pipelining
+	rounds_run
+	cp "$tmp/stdout.1" "$tmp/table-$c.txt"
+	cp "$tmp/stdout.2" "$tmp/table-lock-$c.txt"
 	# Connections kept: smtp-source -d sends every message of a slot
 	# over one connection; smtp-replay gets the same with -k.
-	k=$(( (n + c - 1) / c ))
-	measure "smtp-source -s $c -d" smtp-source -d -s "$c" -m "$n" \
+	rounds_add "smtp-source -s $c -d" smtp-source -d -s "$c" -m "$n" \
 	    -l "$size" "$target"
-	measure "smtp-replay -c $c -k $k" "$tool" --load --no-progress \
-	    --target "$target" --concurrency "$c" --messages "$n" -k "$k" \
-	    --size "$size"
-	measure "smtp-replay -c $c -k $k --pipelining" "$tool" --load \
-	    --no-progress --target "$target" --concurrency "$c" \
-	    --messages "$n" -k "$k" --size "$size" --pipelining
-	cp "$tmp/stdout" "$tmp/table-k-$c.txt"
+	rounds_add "smtp-replay -c $c -k $k" "$tool" "${common[@]}" \
+	    --messages "$n" -k "$k" --size "$size"
+	rounds_add "smtp-replay -c $c -k $k --no-pipelining" "$tool" \
+	    "${common[@]}" --messages "$n" -k "$k" --size "$size" \
+	    --no-pipelining
+	rounds_run
+	cp "$tmp/stdout.1" "$tmp/table-k-$c.txt"
 done
 
-# ratio NAME: smtp-source's median wall over NAME's, from the results.
+# ratio NAME: the median over the rounds of smtp-source's wall time
+# over NAME's in the same round (rounds.sh writes the inverse).
 ratio() {
 	awk -F'\t' -v want="$1" '
-		$1 ~ /^smtp-source/ { base = $2 }
-		$1 == want { printf "%.2fx", base / $2; found = 1 }
-		END { if (!found) printf "?" }' "$tmp/results"
+		$1 == want { printf "%.2fx", 1 / $2; found = 1 }
+		END { if (!found) printf "?" }' "$tmp/paired"
 }
 
 awk -F'\t' -v n="$n" '
-	{ name[NR] = $1; ms[NR] = $2; cpu[NR] = $3 }
-	$1 ~ /^smtp-source/ { base = $2 }
-	{ ref[NR] = base }
+	FILENAME ~ /paired$/ { paired[$1] = $2; next }
+	{ name[++r] = $1; ms[r] = $2; cpu[r] = $3 }
 	END {
-		printf "%-32s %8s %8s %8s %10s\n", "client", "wall s", "cpu s",
+		printf "%-42s %8s %8s %8s %10s\n", "client", "wall s", "cpu s",
 		    "msg/s", "x source"
-		for (i = 1; i <= NR; i++)
-			printf "%-32s %8.3f %8.2f %8.0f %9.2fx\n", name[i],
+		for (i = 1; i <= r; i++)
+			printf "%-42s %8.3f %8.2f %8.0f %9.2fx\n", name[i],
 			    ms[i] / 1000, cpu[i] / 1000, n / (ms[i] / 1000),
-			    ref[i] / ms[i]
-	}' "$tmp/results"
+			    1 / paired[name[i]]
+	}' "$tmp/paired" "$tmp/results"
 echo
-echo "x source: smtp-source's median wall time over this row's, at the same"
-echo "  concurrency and connection use (the aim is at least 1.5 with"
-echo "  --pipelining); -d / -k K: K messages per connection."
+echo "x source: the median over the rounds of smtp-source's wall time over"
+echo "  this row's in the same round (rounds.sh), at the same concurrency and"
+echo "  connection use; -d / -k K: K messages per connection.  smtp-replay"
+echo "  groups commands (RFC 2920) by default when the server offers"
+echo "  PIPELINING, as Postfix does; --no-pipelining is lock-step."
 echo
-echo "== ratio to smtp-source (target: 1.5x with --pipelining)"
-printf '%-12s %10s %12s %14s %16s\n' concurrency plain pipelining \
-    "plain -k K" "pipelining -k K"
+echo "== ratio to smtp-source (the aim: at least 1.5x as smtp-replay runs)"
+printf '%-12s %10s %12s %14s %18s\n' concurrency default lock-step \
+    "default -k K" "lock-step -k K"
 for c in $concs; do
 	k=$(( (n + c - 1) / c ))
-	printf '%-12s %10s %12s %14s %16s\n' "$c" \
+	printf '%-12s %10s %12s %14s %18s\n' "$c" \
 	    "$(ratio "smtp-replay -c $c")" \
-	    "$(ratio "smtp-replay -c $c --pipelining")" \
+	    "$(ratio "smtp-replay -c $c --no-pipelining")" \
 	    "$(ratio "smtp-replay -c $c -k $k")" \
-	    "$(ratio "smtp-replay -c $c -k $k --pipelining")"
+	    "$(ratio "smtp-replay -c $c -k $k --no-pipelining")"
 done
 for c in $concs; do
 	echo
-	echo "== smtp-replay -c $c (lock-step), latency per phase (last run)"
-	sed -n '/^phase/,$p' "$tmp/table-plain-$c.txt"
-	echo
-	echo "== smtp-replay -c $c --pipelining, latency per phase (last run)"
+	echo "== smtp-replay -c $c, latency per phase (last run)"
 	sed -n '/^phase/,$p' "$tmp/table-$c.txt"
 	echo
-	echo "== smtp-replay -c $c -k K --pipelining (last run)"
+	echo "== smtp-replay -c $c --no-pipelining, latency per phase (last run)"
+	sed -n '/^phase/,$p' "$tmp/table-lock-$c.txt"
+	echo
+	echo "== smtp-replay -c $c -k K (last run)"
 	sed -n '/^phase/,$p' "$tmp/table-k-$c.txt"
 done
