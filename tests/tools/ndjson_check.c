@@ -278,10 +278,44 @@ check_jv(void)
 	return (0);
 }
 
+/*
+ * wire_plain() (16 bytes a step) against the plain rule, byte by byte:
+ * every length to 80, a NUL or a byte >= 0x80 at every place or none.
+ */
+static int
+check_wire_plain(void)
+{
+	uint8_t	b[80];
+
+	for (size_t n = 0; n <= sizeof(b); n++)
+		for (size_t at = 0; at <= n; at++)
+			for (int bad = 0; bad < 3; bad++) {
+				int	want = 1;
+
+				for (size_t i = 0; i < n; i++)
+					b[i] = (uint8_t)(' ' + (i * 7) % 95);
+				if (at < n && bad > 0) {
+					b[at] = bad == 1 ? 0 : (uint8_t)(0x80 +
+					    at % 128);
+					want = 0;
+				}
+				if (wire_plain(b, n) != want) {
+					fprintf(stderr, "wire_plain: n %zu, "
+					    "byte %zu, kind %d\n", n, at, bad);
+					return (1);
+				}
+			}
+	printf("ndjson_check: wire_plain agrees at every length and place\n");
+	return (0);
+}
+
 int
 main(void)
 {
 	uint32_t	x = 1;
+
+	if (check_wire_plain() != 0)
+		return (1);
 
 	for (int round = 0; round < 20000; round++) {
 		json_object	*t = rnd_container(&x, 0);

@@ -5,6 +5,7 @@
  * frames with the frame's last byte right before a PROT_NONE page
  * (picohttpparser's trick), so any over-read faults.
  */
+#include <arpa/inet.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -471,6 +472,22 @@ test_addr_format(void)
 	a.family = 9;
 	CHECK_STREQ(sp_addr_format(&a, buf, sizeof(buf)), "?");
 	CHECK_STREQ(sp_addr_format(&a, buf, 0), "");
+	/* IPv4 is formatted by hand: every byte value in every place. */
+	a.family = 4;
+	for (unsigned v = 0; v < 256; v++)
+		for (int at = 0; at < 4; at++) {
+			char	want[INET_ADDRSTRLEN];
+
+			memset(a.a, 0, sizeof(a.a));
+			a.a[at] = (uint8_t)v;
+			a.a[(at + 1) % 4] = (uint8_t)(255 - v);
+			a.a[(at + 2) % 4] = (uint8_t)(v * 7);
+			inet_ntop(AF_INET, a.a, want, sizeof(want));
+			CHECK_STREQ(sp_addr_format(&a, buf, sizeof(buf)), want);
+		}
+	memcpy(a.a, "\xff\xff\xff\xff", 4);
+	CHECK_STREQ(sp_addr_format(&a, buf, 16), "255.255.255.255");
+	CHECK_STREQ(sp_addr_format(&a, buf, 15), "");	/* no room for NUL */
 }
 
 int

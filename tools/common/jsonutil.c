@@ -4,6 +4,9 @@
  */
 #include <stdio.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "jsonutil.h"
 
@@ -47,8 +50,19 @@ int
 wire_plain(const uint8_t *p, size_t n)
 {
 	uint8_t	any = 0;
+	size_t	i = 0;
 
-	for (size_t i = 0; i < n; i++)
+#if defined(__SSE2__)
+	/* Sixteen a step: a byte with its top bit set, or a NUL. */
+	for (; n - i >= 16; i += 16) {
+		__m128i	v = _mm_loadu_si128((const __m128i *)(p + i));
+
+		if (_mm_movemask_epi8(_mm_or_si128(v, _mm_cmpeq_epi8(v,
+		    _mm_setzero_si128()))) != 0)
+			return (0);
+	}
+#endif
+	for (; i < n; i++)
 		any |= (uint8_t)(p[i] | (p[i] == 0 ? 0x80 : 0));
 	return ((any & 0x80) == 0);
 }

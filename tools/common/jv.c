@@ -48,6 +48,7 @@ struct jv {
 			size_t		 n;
 			/* Members come from the container's own arena. */
 			struct jv_arena	*a;
+			uint64_t	 keys;	/* key_bit() of every key */
 		} c;
 	} u;
 };
@@ -151,6 +152,7 @@ jv_object(struct jv_arena *a)
 		v->u.c.head = v->u.c.tail = NULL;
 		v->u.c.n = 0;
 		v->u.c.a = a;
+		v->u.c.keys = 0;
 	}
 	return (v);
 }
@@ -265,10 +267,25 @@ jv_type(const struct jv *v)
 
 /* --- Containers. --- */
 
+/*
+ * One of 64 bits for a key, from its first two bytes: an object keeps
+ * the OR of its keys' bits, so that adding a new key (nearly every
+ * jv_add) mostly skips the walk over the members.
+ */
+static uint64_t
+key_bit(const char *k)
+{
+	unsigned	h = (unsigned char)k[0];
+
+	if (h != 0)
+		h = h * 31 + (unsigned char)k[1];
+	return ((uint64_t)1 << (h & 63));
+}
+
 static struct jv_member *
 find(const struct jv *o, const char *key)
 {
-	if (o == NULL || o->t != JV_OBJECT)
+	if (o == NULL || o->t != JV_OBJECT || !(o->u.c.keys & key_bit(key)))
 		return (NULL);
 	/* Keys are mostly literals, short and distinct in the first byte. */
 	for (struct jv_member *m = o->u.c.head; m != NULL; m = m->next)
@@ -288,6 +305,8 @@ append(struct jv *c, const char *key, struct jv *v)
 	m->key = key;
 	m->v = v;
 	m->next = NULL;
+	if (key != NULL)
+		c->u.c.keys |= key_bit(key);
 	if (c->u.c.tail != NULL)
 		c->u.c.tail->next = m;
 	else
