@@ -86,6 +86,17 @@ def check_io(r, tmp):
         rc2, out, err = dl.run(["-"], stdin=f.read())
     r.check(rc2 == 0 and out == ref, "stdin '-' gives the same records as "
             "the file", err)
+    # Two threads share one reading of standard input as of a file.
+    rc, one, _ = dl.run(["-j", "1", cap("interleaved")])
+    with open(cap("interleaved"), "rb") as f:
+        whole = f.read()
+    rc2, two, err = dl.run(["-j", "2", "-"], stdin=whole)
+    r.check(rc == 0 and rc2 == 0 and len(one.splitlines()) > 1 and
+            sorted(two.splitlines()) == sorted(one.splitlines()),
+            "stdin with -j 2: the records of one thread on the file", err)
+    rc2, _, err = dl.run(["-j", "2", "-"], stdin=whole[:len(whole) - 7])
+    r.check(rc2 == 1 and "stdin: truncated record at offset" in err,
+            "cut stdin with -j 2: exit 1, the cut named", err[:200])
     o = os.path.join(tmp, "out.json")
     rc3, out, err = dl.run(["-o", o, cap("sample")])
     with open(o, "rb") as f:

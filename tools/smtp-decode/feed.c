@@ -13,8 +13,10 @@
  * comes first; four slots per shard let a shard run a megabyte ahead
  * of a slower one before it waits.
  */
+#ifndef FEED_DATA		/* tests/tools/feed_check makes them small */
 #define FEED_DATA	(256u << 10)
 #define FEED_PKTS	1024u
+#endif
 #define FEED_SLOTS	4
 
 struct slot {
