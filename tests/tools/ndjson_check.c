@@ -51,7 +51,7 @@ json_ts(sp_ts ts)
 	return (json_object_new_double_s((double)(ts / 1000) / 1e6, buf));
 }
 
-/* Keys on each side of the writer's vector (16) and one-pass (48) limits. */
+/* Keys on each side of the writer's one-pass limit (48 bytes), and short ones. */
 #define KEY47	"capabilities_of_the_server_as_they_were_offered"
 
 /* Key -> value only when value is not NULL; the key is a literal. */

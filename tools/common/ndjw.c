@@ -6,9 +6,6 @@
  * every number and a byte-wise escape loop; on a large capture that was
  * a tenth of smtp-decode's time.
  */
-#include <stdbool.h>
-#include <stdint.h>
-
 #include "ndjw.h"
 
 void
@@ -123,58 +120,11 @@ ndj_string(struct ndj *w, const char *s, size_t n)
  */
 #define KEY_FAST	48
 
-#if defined(__SSE2__)
-/*
- * A name under 16 bytes in one vector step: load 16 bytes (never across
- * a page end, so never a fault past the string), find the NUL, check
- * that nothing before it needs escaping, store the 16 and count the
- * name's.  Returns false to leave the name to the loop.
- */
-static bool
-key16(struct ndj *w, const char *k)
-{
-	const __m128i	quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
-	const __m128i	ctl = _mm_set1_epi8(0x1f), zero = _mm_setzero_si128();
-	__m128i		v;
-	unsigned	nul, bad, n;
-	char		*b = w->b + w->len;
-
-	if (NDJ_BUF - w->len < 20 || ((uintptr_t)k & 4095) > 4096 - 16)
-		return (false);
-	v = _mm_loadu_si128((const __m128i *)k);
-	nul = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, zero));
-	bad = (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(
-	    _mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)),
-	    _mm_cmpeq_epi8(_mm_min_epu8(v, ctl), v)));
-	if (nul == 0)
-		return (false);
-	n = (unsigned)__builtin_ctz(nul);
-	if ((bad & ((1u << n) - 1)) != 0)
-		return (false);
-	b[0] = '"';
-	_mm_storeu_si128((__m128i *)(b + 1), v);
-	b[1 + n] = '"';
-	b[2 + n] = ':';
-	w->len += n + 3;
-	return (true);
-}
-#else
-static bool
-key16(struct ndj *w, const char *k)
-{
-	(void)w, (void)k;
-	return (false);
-}
-#endif
-
 void
 ndj_key(struct ndj *w, const char *k)
 {
 	size_t	i = 0, start = w->len;
 	char	*b = w->b + start + 1;
-
-	if (key16(w, k))
-		return;
 
 	if (NDJ_BUF - start >= KEY_FAST + 3) {
 		while (i < KEY_FAST && k[i] != '\0' && !esc[(unsigned char)k[i]]) {

@@ -274,7 +274,7 @@ static void
 progress(struct run *r, sp_capture *cap, const char *path)
 {
 	struct sp_capture_stats	cs;
-	const char		*name = path;
+	const char		*name = path != NULL ? path : "live";
 
 	/* The file's name, not its folders, fits the line. */
 	if (strrchr(name, '/') != NULL)
