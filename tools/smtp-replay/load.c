@@ -759,8 +759,9 @@ usage(FILE *f)
 enum {
 	O_LOAD = 256, O_TARGET, O_CONC, O_REPEAT, O_MESSAGES, O_RATE,
 	O_DURATION, O_TIMEOUT, O_SIZE, O_RCPTS, O_FROM, O_RCPT, O_HELO,
-	O_PIPE, O_NOPIPE, O_SPIN, O_STARTTLS, O_CAFILE, O_NOVERIFY, O_SCRIPT, O_JSON,
-	O_NOPROGRESS, O_SPEED, O_MAX_GAP, O_ENGINE, O_HELP
+	O_PIPE, O_NOPIPE, O_SPIN, O_STARTTLS, O_CAFILE, O_NOVERIFY,
+	O_SCRIPT, O_JSON, O_NOPROGRESS, O_SPEED, O_MAX_GAP, O_ENGINE,
+	O_HELP
 };
 
 static const struct option load_opts[] = {
@@ -1068,11 +1069,10 @@ free_workers(struct worker *w, unsigned n)
 }
 
 static int
-run_load(struct load_run *run, struct ls_stats *total)
+run_load(struct load_run *run, struct ls_stats *total, const sigset_t *sigs)
 {
 	const struct load_cfg *cfg = run->cfg;
 	struct worker	*w;
-	sigset_t	 sigs, old;
 	int		 started;
 
 	w = calloc(cfg->concurrency, sizeof(*w));
@@ -1085,19 +1085,13 @@ run_load(struct load_run *run, struct ls_stats *total)
 		if (w[i].st == NULL || w[i].out == NULL)
 			goto fail;
 	}
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGUSR1);	/* load_worker_done() */
-	pthread_sigmask(SIG_BLOCK, &sigs, &old);
 	run->supervisor = pthread_self();
 	run->t0 = ls_now();
 	run->deadline = run->t0 + (uint64_t)(cfg->duration * 1e9);
 	started = start_workers(run, w, cfg->concurrency);
-	supervise(run, &sigs);
+	supervise(run, sigs);
 	for (int i = 0; i < started; i++)
 		pthread_join(w[i].tid, NULL);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	for (unsigned i = 0; i < cfg->concurrency; i++)
 		ls_stats_merge(total, w[i].st);
 	free_workers(w, cfg->concurrency);
@@ -1168,16 +1162,28 @@ load_main(int argc, char **argv)
 	struct load_run		*run;
 	struct ls_stats		*total;
 	char			 tbuf[512];
+	sigset_t		 sigs;
 	double			 secs;
 	int			 rc;
 
 	rc = parse_args(&cfg, argc, argv, tbuf, sizeof(tbuf));
 	if (rc != 0)
 		return (rc > 0 ? 0 : 2);
+	/*
+	 * SIGINT and SIGTERM are taken by the supervisor (supervise()),
+	 * blocked in every thread; blocked from here, one that comes while
+	 * the inputs load waits for it rather than killing the run (and
+	 * one after the report is left pending: the process ends).
+	 */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGUSR1);	/* load_worker_done() */
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	run = run_new(&cfg);
 	total = calloc(1, sizeof(*total));
 	rc = 2;
-	if (run == NULL || total == NULL || run_load(run, total) != 0)
+	if (run == NULL || total == NULL || run_load(run, total, &sigs) != 0)
 		goto out;
 	secs = (double)(ls_now() - run->t0) / 1e9;
 	if (run->interrupted)

@@ -676,13 +676,11 @@ static int
 wait_events(struct ev_loop *L, struct epoll_event *ev)
 {
 	uint64_t	until;
-	int		n = epoll_wait(L->ep, ev, EV_BATCH, 0);
+	int		n;
 
-	if (n != 0 || L->spin_ns == 0)
-		return (n != 0 ? n : epoll_wait(L->ep, ev, EV_BATCH,
-		    sleep_ms(L)));
-	if (L->spin_skip > 0) {
-		L->spin_skip--;
+	if (L->spin_ns == 0 || L->spin_skip > 0) {
+		if (L->spin_skip > 0)
+			L->spin_skip--;
 		return (epoll_wait(L->ep, ev, EV_BATCH, sleep_ms(L)));
 	}
 	until = ls_now() + L->spin_ns;
