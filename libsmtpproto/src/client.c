@@ -8,7 +8,9 @@
  * client_reply.c, TLS lives in client_tls.c.
  */
 #include <errno.h>
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <net/if.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -230,7 +232,8 @@ sp__client_poll(sp_client *c, short events, uint64_t deadline,
 static void
 format_addr(const struct sockaddr *sa, char *buf, size_t cap)
 {
-	char	h[NI_MAXHOST], s[NI_MAXSERV];
+	/* Numeric: an IPv6 literal at most, and a zone ("%eth0"). */
+	char	h[INET6_ADDRSTRLEN + IF_NAMESIZE], s[NI_MAXSERV];
 
 	if (getnameinfo(sa, sa->sa_family == AF_INET6 ?
 	    sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in), h,

@@ -57,6 +57,13 @@ get_str(json_object *o, const char *k1, const char *k2)
 	return (v != NULL ? json_object_get_string(v) : NULL);
 }
 
+/* A field the record lacks, as Zeek writes an unset one. */
+static const char *
+or_unset(const char *s)
+{
+	return (s != NULL ? s : "-");
+}
+
 /*
  * Zeek's escaping: separators, backslashes and non-printable bytes
  * become \xNN; an empty string is "(empty)"; a missing one is "-".
@@ -173,9 +180,9 @@ zeek_row(FILE *f, json_object *rec, json_object *tx)
 	fputc('\t', f);
 	zeek_str(f, get_str(rec, "uid", NULL));
 	fprintf(f, "\t%s\t%d\t%s\t%d\t%d\t",
-	    get_str(get(rec, "flow", "client"), "ip", NULL),
+	    or_unset(get_str(get(rec, "flow", "client"), "ip", NULL)),
 	    json_object_get_int(get(get(rec, "flow", "client"), "port", NULL)),
-	    get_str(get(rec, "flow", "server"), "ip", NULL),
+	    or_unset(get_str(get(rec, "flow", "server"), "ip", NULL)),
 	    json_object_get_int(get(get(rec, "flow", "server"), "port", NULL)),
 	    json_object_get_int(get(tx, "index", NULL)));
 	zeek_str(f, get_str(rec, "helo", NULL));
