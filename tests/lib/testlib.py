@@ -98,8 +98,9 @@ class Sink:
         if not wait_port(self.port):
             self.stop()
             skip("smtp-sink did not start")
-        # wait_port's probe connection counts as a session.
-        time.sleep(0.2)
+        # wait_port's probe connection counts as a session: once it is
+        # printed, counters() starts from a settled figure.
+        self.wait_counts(sess=1)
 
     @property
     def target(self):
@@ -113,6 +114,22 @@ class Sink:
         if not found:
             return 0, 0, 0
         return tuple(int(x) for x in found[-1])
+
+    def wait_counts(self, sess=0, quit=0, mesg=0, secs=5.0):
+        """counters() once they reach at least these figures (and a
+        moment more), or as they are after secs: smtp-sink prints a
+        session's counters after it ends, later still on a busy
+        machine."""
+        end = time.monotonic() + secs
+        while True:
+            c = self.counters()
+            if c[0] >= sess and c[1] >= quit and c[2] >= mesg:
+                # A moment more, so that a surplus shows too.
+                time.sleep(0.1)
+                return self.counters()
+            if time.monotonic() > end:
+                return c
+            time.sleep(0.05)
 
     def stop(self):
         self.proc.terminate()

@@ -22,8 +22,7 @@ rc, out, _ = replay("--target", "127.0.0.1:%d" % sink.port, "--repeat",
                     "200", "--concurrency", "10", "--json", js,
                     "--timeout", "10")
 j = load_json(js)
-time.sleep(0.3)
-sess, quit, mesg = sink.counters()
+sess, quit, mesg = sink.wait_counts(base + 200, qbase + 200, 200)
 check(rc == 0, "200 sessions: exit 0")
 check(j["sessions"] == 200 and j["sessions_ok"] == 200 and
       j["messages"] == 200, "200 sessions, 200 ok, 200 messages reported")
@@ -45,11 +44,11 @@ rc, out, _ = replay("--target", "127.0.0.1:%d" % sink.port, "--messages",
                     "180", "-k", "3", "--concurrency", "4", "--pipelining",
                     "--size", "10000", "--json", js)
 j = load_json(js)
-time.sleep(0.3)
 check(rc == 0 and j["sessions"] == 60 and j["messages"] == 180 and
       j["bytes"] == 180 * 10000, "pipelined: 60 sessions, 180 messages "
       "of 10000 bytes")
-check(sink.counters()[2] == 380, "smtp-sink counted 380 messages in all")
+check(sink.wait_counts(mesg=380)[2] == 380,
+      "smtp-sink counted 380 messages in all")
 check(j["phases"]["rcpt"]["count"] == 180 and sane_phases(j["phases"]),
       "pipelined replies timed, percentiles ordered")
 

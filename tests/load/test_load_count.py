@@ -8,7 +8,6 @@ default) runs every case; the threaded one a few, as a reference."""
 import os
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from loadlib import Sink, check, done, load_json, need_tool, replay
@@ -21,16 +20,11 @@ MESSAGES = 300
 sink = Sink(seconds=300)
 
 
-def counted():
-    """smtp-sink's counters once it has printed the last session's."""
-    time.sleep(0.3)
-    return sink.counters()
-
-
 def run_case(conc, k, pipe, engine, messages=MESSAGES, size=4096):
     name = "c=%d k=%d%s %s size %d" % (conc, k, " pipelined" if pipe else
                                        "", engine, size)
-    sess0, quit0, mesg0 = counted()
+    # Settled: the last case waited for its sessions to be counted.
+    sess0, quit0, mesg0 = sink.counters()
     args = ["--target", sink.target, "--messages", str(messages), "-k",
             str(k), "--concurrency", str(conc), "--engine", engine,
             "--json", js, "--timeout", "10", "--no-progress", "--size",
@@ -44,8 +38,9 @@ def run_case(conc, k, pipe, engine, messages=MESSAGES, size=4096):
             args += ["--spin", "0"]
     rc, _, _ = replay(*args)
     j = load_json(js)
-    sess, quit, mesg = counted()
     sessions = (messages + k - 1) // k
+    sess, quit, mesg = sink.wait_counts(sess0 + sessions, quit0 + sessions,
+                                        mesg0 + messages)
     check(rc == 0 and j["engine"] == engine, name + ": exit 0, engine")
     check(j["messages"] == messages and mesg - mesg0 == messages and
           j["bytes"] == messages * size,
