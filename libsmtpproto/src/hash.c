@@ -122,6 +122,8 @@ sp_hash_update(sp_hash *h, const void *p, size_t n)
 {
 	if (h->done)
 		return (SP_E_STATE);
+	if (n == 0)
+		return (SP_E_OK);	/* p may be NULL */
 	if (n <= STAGE_SIZE - h->staged) {
 		memcpy(h->stage + h->staged, p, n);
 		h->staged += n;
