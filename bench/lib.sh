@@ -94,16 +94,13 @@ measure() {
 	for ((i = 0; i < runs; i++)); do
 		timed "$@" >>"$tmp/runs"
 	done
-	printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$(median 1 "$tmp/runs")" \
-	    "$(sort -n "$tmp/runs" | head -n 1 | cut -d' ' -f1)" \
-	    "$(sort -n -k 2,2 "$tmp/runs" | tail -n 1 | cut -d' ' -f2)" \
-	    "$(median 3 "$tmp/runs")" >>"$tmp/results"
+	rounds_result "$name" "$tmp/runs"
 }
 
 # shellcheck source=bench/rounds.sh
 . "$src/bench/rounds.sh"
 
-# rounds_result NAME RUNS: rounds_run's results line, as measure()'s.
+# rounds_result NAME RUNS: the results line of measure() and rounds_run.
 rounds_result() {
 	printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$(median 1 "$2")" \
 	    "$(sort -n "$2" | head -n 1 | cut -d' ' -f1)" \

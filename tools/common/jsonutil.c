@@ -9,6 +9,7 @@
 #endif
 
 #include "jsonutil.h"
+#include "ndjw.h"
 
 /* Length of the valid UTF-8 sequence at p (RFC 3629), or 0. */
 static size_t
@@ -91,8 +92,8 @@ wire_text(char *out, const uint8_t *p, size_t n)
 size_t
 ts_text(sp_ts ts, char *buf, size_t len)
 {
-	char		tmp[32];
-	uint64_t	us = ts / 1000, v = us / 1000000;
+	char		tmp[NDJ_NUM + 8];
+	uint64_t	us = ts / 1000;
 	size_t		k = sizeof(tmp), n;
 
 	/*
@@ -103,10 +104,8 @@ ts_text(sp_ts ts, char *buf, size_t len)
 	for (int i = 0; i < 6; i++, us /= 10)
 		tmp[--k] = (char)('0' + us % 10);
 	tmp[--k] = '.';
-	do {
-		tmp[--k] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v > 0);
+	/* The seconds, ending where the fraction begins. */
+	k -= NDJ_NUM - ndj_digits(us, tmp + k - NDJ_NUM);
 	n = MIN(sizeof(tmp) - k, len - 1);
 	memcpy(buf, tmp + k, n);
 	buf[n] = '\0';

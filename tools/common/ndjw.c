@@ -143,11 +143,10 @@ ndj_key(struct ndj *w, const char *k)
 	ndj_put(w, ":", 1);
 }
 
-/* Digits of v, written backwards from the end of num[24]. */
-static size_t
+size_t
 ndj_digits(uint64_t v, char *num)
 {
-	size_t	k = 24;
+	size_t	k = NDJ_NUM;
 
 	do {
 		num[--k] = (char)('0' + v % 10);
@@ -159,16 +158,16 @@ ndj_digits(uint64_t v, char *num)
 void
 ndj_uint64(struct ndj *w, uint64_t v)
 {
-	char	num[24];
+	char	num[NDJ_NUM];
 	size_t	k = ndj_digits(v, num);
 
-	ndj_put(w, num + k, 24 - k);
+	ndj_put(w, num + k, NDJ_NUM - k);
 }
 
 void
 ndj_int64(struct ndj *w, int64_t v)
 {
-	char	num[24];
+	char	num[NDJ_NUM];
 	size_t	k;
 
 	if (v >= 0) {
@@ -177,5 +176,5 @@ ndj_int64(struct ndj *w, int64_t v)
 	}
 	k = ndj_digits((uint64_t)0 - (uint64_t)v, num);
 	num[--k] = '-';
-	ndj_put(w, num + k, 24 - k);
+	ndj_put(w, num + k, NDJ_NUM - k);
 }

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "jsonutil.h"
+#include "ndjw.h"
 #include "record.h"
 
 /*
@@ -188,24 +189,18 @@ static struct jv *
 enhanced_json(struct jv_arena *a, const struct sp_smtp_enhanced *e)
 {
 	unsigned	v[3] = { e->cls, e->subject, e->detail };
-	char		buf[32];
-	size_t		n = 0;
+	char		buf[3 * NDJ_NUM], d[NDJ_NUM];
+	size_t		n = 0, k;
 
 	if (e->cls == 0)
 		return (NULL);
-	/* "%u.%u.%u" by hand: one per reply, and snprintf showed. */
+	/* "%u.%u.%u": one per reply. */
 	for (int i = 0; i < 3; i++) {
-		char	d[12];
-		size_t	k = sizeof(d);
-
-		do {
-			d[--k] = (char)('0' + v[i] % 10);
-			v[i] /= 10;
-		} while (v[i] > 0);
+		k = ndj_digits(v[i], d);
 		if (i > 0)
 			buf[n++] = '.';
-		memcpy(buf + n, d + k, sizeof(d) - k);
-		n += sizeof(d) - k;
+		memcpy(buf + n, d + k, NDJ_NUM - k);
+		n += NDJ_NUM - k;
 	}
 	return (jv_strn(a, buf, n));
 }
