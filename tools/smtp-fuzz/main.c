@@ -851,7 +851,12 @@ fuzz_one(struct worker *w, struct fz_session *s, struct fz_result *res)
 	pthread_mutex_unlock(&f->mu);
 	if (rc != 0)
 		goto out;
+	double t0 = now();
 	run_case(f, &f->t, s, lim, NULL, res);
+	if (getenv("SMTP_FUZZ_DEBUG") != NULL)
+		fprintf(stderr, "exec %.3fs steps %zu states %zu oracle %s "
+		    "%s\n", now() - t0, s->n, res->npath,
+		    fz_oracle_name(res->oracle), res->detail);
 	learn(f, s, res);
 	if (res->oracle != FZ_OK)
 		report(f, s, res);
