@@ -860,7 +860,9 @@ fuzz_one(struct worker *w, struct fz_session *s, struct fz_result *res)
 	learn(f, s, res);
 	if (res->oracle != FZ_OK)
 		report(f, s, res);
-	if ((!res->connected || res->oracle == FZ_CRASH) && !revive(f)) {
+	/* A stop cuts revive()'s wait short: the target is not lost. */
+	if ((!res->connected || res->oracle == FZ_CRASH) && !revive(f) &&
+	    !stop) {
 		fprintf(stderr, "\nsmtp-fuzz: %s:%s is unreachable and cannot "
 		    "be restarted; stopping\n", f->host, f->port);
 		f->fatal = 1;
